@@ -1,0 +1,12 @@
+//! shangji-intake: captures leads, stores each with its status trail, announces it
+//! (`lead.received`), and follows it downstream to answer "where is my lead?".
+
+mod api;
+mod app;
+mod bus;
+mod config;
+pub mod domain;
+mod store;
+
+pub use app::{SPEC, start};
+pub use config::IntakeConfig;

@@ -1,0 +1,168 @@
+//! Leads and their trail.
+
+use shangji_platform::Tx;
+use sqlx::AnyPool;
+
+/// A stored lead as GetLead shows it.
+#[derive(Debug, sqlx::FromRow)]
+pub struct LeadRow {
+    pub lead_id: String,
+    pub lead: Vec<u8>,
+    pub status: i32,
+    pub customer_id: String,
+    pub new_customer: i64,
+    pub score: f64,
+    pub grade: String,
+    pub owner_rep_id: String,
+    pub opportunity_id: String,
+    pub received_at: i64,
+}
+
+/// One step of the trail.
+#[derive(Debug, sqlx::FromRow)]
+pub struct StepRow {
+    pub event_id: String,
+    pub status: i32,
+    pub detail: String,
+    pub service: String,
+    pub at: i64,
+}
+
+/// The downstream facts a lead has collected so far.
+#[derive(Clone, Debug, Default, PartialEq, sqlx::FromRow)]
+pub struct Progress {
+    pub status: i32,
+    pub customer_id: String,
+    pub new_customer: i64,
+    pub score: f64,
+    pub grade: String,
+    pub owner_rep_id: String,
+    pub opportunity_id: String,
+}
+
+pub async fn insert_lead(
+    tx: &mut Tx,
+    tenant_id: &str,
+    lead_id: &str,
+    channel: &str,
+    lead: &[u8],
+    status: i32,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO leads (tenant_id, lead_id, channel, lead, status, received_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $6)",
+    )
+    .bind(tenant_id)
+    .bind(lead_id)
+    .bind(channel)
+    .bind(lead)
+    .bind(status)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Records a step; returns false when this event's step was already recorded.
+#[allow(clippy::too_many_arguments)] // one column each; a struct would only rename them
+pub async fn insert_step(
+    tx: &mut Tx,
+    tenant_id: &str,
+    lead_id: &str,
+    event_id: &str,
+    status: i32,
+    detail: &str,
+    service: &str,
+    at: i64,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "INSERT INTO lead_trail (tenant_id, lead_id, event_id, status, detail, service, at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+    )
+    .bind(tenant_id)
+    .bind(lead_id)
+    .bind(event_id)
+    .bind(status)
+    .bind(detail)
+    .bind(service)
+    .bind(at)
+    .execute(&mut **tx)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// The lead's progress, read inside the consumer's transaction.
+pub async fn load_progress(
+    tx: &mut Tx,
+    tenant_id: &str,
+    lead_id: &str,
+) -> Result<Option<Progress>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT status, customer_id, new_customer, score, grade, owner_rep_id, opportunity_id
+         FROM leads WHERE tenant_id = $1 AND lead_id = $2",
+    )
+    .bind(tenant_id)
+    .bind(lead_id)
+    .fetch_optional(&mut **tx)
+    .await
+}
+
+pub async fn save_progress(
+    tx: &mut Tx,
+    tenant_id: &str,
+    lead_id: &str,
+    p: &Progress,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE leads SET status = $3, customer_id = $4, new_customer = $5, score = $6,
+                grade = $7, owner_rep_id = $8, opportunity_id = $9, updated_at = $10
+         WHERE tenant_id = $1 AND lead_id = $2",
+    )
+    .bind(tenant_id)
+    .bind(lead_id)
+    .bind(p.status)
+    .bind(&p.customer_id)
+    .bind(p.new_customer)
+    .bind(p.score)
+    .bind(&p.grade)
+    .bind(&p.owner_rep_id)
+    .bind(&p.opportunity_id)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+pub async fn load_lead(
+    pool: &AnyPool,
+    tenant_id: &str,
+    lead_id: &str,
+) -> Result<Option<LeadRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT lead_id, lead, status, customer_id, new_customer, score, grade,
+                owner_rep_id, opportunity_id, received_at
+         FROM leads WHERE tenant_id = $1 AND lead_id = $2",
+    )
+    .bind(tenant_id)
+    .bind(lead_id)
+    .fetch_optional(pool)
+    .await
+}
+
+/// The trail, in the order the steps happened.
+pub async fn load_trail(
+    pool: &AnyPool,
+    tenant_id: &str,
+    lead_id: &str,
+) -> Result<Vec<StepRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT event_id, status, detail, service, at FROM lead_trail
+         WHERE tenant_id = $1 AND lead_id = $2 ORDER BY at, status",
+    )
+    .bind(tenant_id)
+    .bind(lead_id)
+    .fetch_all(pool)
+    .await
+}

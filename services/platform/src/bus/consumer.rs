@@ -1,0 +1,367 @@
+//! Idempotent, batched consumption from a durable pull consumer.
+//!
+//! A batch of ready messages is handled in one database transaction: for each, the
+//! event id goes into the `inbox` (a duplicate is skipped) and the handler applies its
+//! effects (and may enqueue follow-on events). After commit every message is acked.
+//! If anything in the batch fails, the batch is rolled back and each message is
+//! handled alone, so one bad message cannot hold up the others. A failing message is
+//! nak'ed with backoff; after `max_deliver` attempts (or at once, if the handler says
+//! it can never succeed) it is published to the dead-letter subject with the error and
+//! terminated. Nothing is acked before its effects are committed.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use async_nats::jetstream::{self, AckKind, consumer::pull};
+use futures::StreamExt as _;
+use prost::Message as _;
+use shangji_contracts::events::{self, Domain, Envelope};
+use shangji_contracts::time::now_millis;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument as _;
+
+use crate::bus::IncomingEvent;
+use crate::config::BusSettings;
+use crate::db::{Db, Tx};
+use crate::telemetry::{NatsHeaderExtractor, set_remote_parent};
+
+/// Which events a service consumes from one domain stream.
+#[derive(Clone, Debug)]
+pub struct ConsumerSpec {
+    /// Durable consumer name; also the inbox key. Usually the service name.
+    pub durable: String,
+    pub domain: Domain,
+    /// Event names (`received`, `qualified`, ...); empty means every event of the domain.
+    pub events: Vec<&'static str>,
+}
+
+impl ConsumerSpec {
+    pub fn new(durable: &str, domain: Domain, events: &[&'static str]) -> ConsumerSpec {
+        ConsumerSpec {
+            durable: durable.to_owned(),
+            domain,
+            events: events.to_vec(),
+        }
+    }
+
+    fn filter_subjects(&self) -> Vec<String> {
+        if self.events.is_empty() {
+            vec![self.domain.stream_subjects()]
+        } else {
+            self.events
+                .iter()
+                .map(|name| events::subject(self.domain, name))
+                .collect()
+        }
+    }
+}
+
+/// Why a handler could not apply an event.
+#[derive(Debug, thiserror::Error)]
+pub enum HandlerError {
+    /// May succeed later (database busy, a concurrent insert won): redeliver.
+    #[error("{0:#}")]
+    Retry(anyhow::Error),
+    /// Can never succeed (malformed payload, impossible state): dead-letter at once.
+    #[error("{0:#}")]
+    Reject(anyhow::Error),
+}
+
+impl From<sqlx::Error> for HandlerError {
+    fn from(err: sqlx::Error) -> Self {
+        HandlerError::Retry(anyhow::Error::new(err).context("database error"))
+    }
+}
+
+/// Applies one event inside the consumer's transaction.
+pub trait Handler: Send + Sync + 'static {
+    fn handle<'a>(
+        &'a self,
+        tx: &'a mut Tx,
+        event: &'a IncomingEvent,
+    ) -> impl Future<Output = Result<(), HandlerError>> + Send + 'a;
+}
+
+/// A message pulled from JetStream, decoded as far as we could.
+struct Delivery {
+    message: jetstream::Message,
+    event: Result<IncomingEvent, String>,
+    span: tracing::Span,
+}
+
+/// Consumes until `shutdown`, finishing the batch in hand.
+pub async fn run_consumer<H: Handler>(
+    db: Db,
+    jetstream: jetstream::Context,
+    spec: ConsumerSpec,
+    handler: Arc<H>,
+    settings: BusSettings,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let stream_name = spec.domain.stream_name();
+    let stream = jetstream
+        .get_stream(&stream_name)
+        .await
+        .with_context(|| format!("opening stream {stream_name}"))?;
+    let consumer: jetstream::consumer::Consumer<pull::Config> = stream
+        .get_or_create_consumer(
+            &spec.durable,
+            pull::Config {
+                durable_name: Some(spec.durable.clone()),
+                filter_subjects: spec.filter_subjects(),
+                ack_policy: jetstream::consumer::AckPolicy::Explicit,
+                ack_wait: Duration::from_secs(settings.ack_wait_secs),
+                // We dead-letter at max_deliver ourselves; the server's limit is a backstop.
+                max_deliver: i64::from(settings.max_deliver) + 2,
+                max_ack_pending: 20_000,
+                ..Default::default()
+            },
+        )
+        .await
+        .with_context(|| format!("creating consumer {} on {stream_name}", spec.durable))?;
+    let mut messages = consumer
+        .stream()
+        .max_messages_per_batch(settings.batch_size)
+        .heartbeat(Duration::from_secs(5))
+        .expires(Duration::from_secs(30))
+        .messages()
+        .await
+        .with_context(|| format!("pulling from consumer {}", spec.durable))?
+        .ready_chunks(settings.batch_size);
+    tracing::info!(consumer = %spec.durable, stream = %stream_name, "consuming");
+    loop {
+        let batch = tokio::select! {
+            _ = shutdown.cancelled() => return Ok(()),
+            next = messages.next() => match next {
+                Some(batch) => batch,
+                None => anyhow::bail!("message stream of consumer {} ended", spec.durable),
+            },
+        };
+        let mut deliveries = Vec::with_capacity(batch.len());
+        for item in batch {
+            match item {
+                Ok(message) => deliveries.push(parse(message, &spec)),
+                Err(err) => tracing::warn!(consumer = %spec.durable, error = %err, "pull error"),
+            }
+        }
+        if !deliveries.is_empty() {
+            let started = Instant::now();
+            handle_batch(
+                &db,
+                &jetstream,
+                &spec,
+                handler.as_ref(),
+                &settings,
+                deliveries,
+            )
+            .await;
+            metrics::histogram!("shangji_consume_batch_seconds", "consumer" => spec.durable.clone())
+                .record(started.elapsed().as_secs_f64());
+        }
+    }
+}
+
+fn parse(message: jetstream::Message, spec: &ConsumerSpec) -> Delivery {
+    let (delivered, stream_sequence) = message
+        .info()
+        .map(|i| (i.delivered, i.stream_sequence))
+        .unwrap_or((1, 0));
+    if delivered > 1 {
+        metrics::counter!("shangji_events_redelivered_total", "consumer" => spec.durable.clone())
+            .increment(1);
+    }
+    let subject = message.subject.to_string();
+    let event = Envelope::decode(message.payload.as_ref())
+        .map_err(|e| format!("undecodable envelope on {subject}: {e}"))
+        .map(|envelope| IncomingEvent {
+            envelope,
+            subject: subject.clone(),
+            delivered,
+            stream_sequence,
+        });
+    let (event_type, event_id, tenant) = match &event {
+        Ok(e) => (
+            e.envelope.event_type.clone(),
+            e.envelope.event_id.clone(),
+            e.envelope.tenant_id.clone(),
+        ),
+        Err(_) => (String::new(), String::new(), String::new()),
+    };
+    let span = tracing::info_span!(
+        "bus.consume",
+        otel.name = %format!("{} process", event_type),
+        otel.kind = "consumer",
+        messaging.system = "nats",
+        messaging.destination.name = %subject,
+        messaging.consumer.group.name = %spec.durable,
+        event.id = %event_id,
+        tenant.id = %tenant,
+        delivered,
+    );
+    if let Some(headers) = message.headers.as_ref() {
+        set_remote_parent(&span, &NatsHeaderExtractor(headers));
+    }
+    Delivery {
+        message,
+        event,
+        span,
+    }
+}
+
+/// What became of one delivery.
+enum Outcome {
+    Applied,
+    Duplicate,
+    Failed(HandlerError),
+}
+
+async fn handle_batch<H: Handler>(
+    db: &Db,
+    jetstream: &jetstream::Context,
+    spec: &ConsumerSpec,
+    handler: &H,
+    settings: &BusSettings,
+    deliveries: Vec<Delivery>,
+) {
+    // Optimistic path: the whole batch in one transaction.
+    if deliveries.len() > 1 {
+        match apply_all(db, spec, handler, &deliveries).await {
+            Ok(outcomes) => {
+                for (delivery, outcome) in deliveries.iter().zip(outcomes) {
+                    settle(jetstream, spec, settings, delivery, outcome).await;
+                }
+                return;
+            }
+            Err(err) => {
+                tracing::debug!(consumer = %spec.durable, error = %err, "batch failed; handling one by one");
+            }
+        }
+    }
+    for delivery in &deliveries {
+        let outcome = match apply_all(db, spec, handler, std::slice::from_ref(delivery)).await {
+            Ok(mut outcomes) => outcomes.pop().unwrap_or(Outcome::Applied),
+            Err(err) => Outcome::Failed(err),
+        };
+        settle(jetstream, spec, settings, delivery, outcome).await;
+    }
+}
+
+/// Applies every delivery in one transaction; any failure fails them all.
+async fn apply_all<H: Handler>(
+    db: &Db,
+    spec: &ConsumerSpec,
+    handler: &H,
+    deliveries: &[Delivery],
+) -> Result<Vec<Outcome>, HandlerError> {
+    let mut tx = db.begin().await?;
+    let mut outcomes = Vec::with_capacity(deliveries.len());
+    for delivery in deliveries {
+        let event = match &delivery.event {
+            Ok(event) => event,
+            Err(reason) => return Err(HandlerError::Reject(anyhow::anyhow!("{reason}"))),
+        };
+        let inserted = sqlx::query(
+            "INSERT INTO inbox (consumer, event_id, handled_at) VALUES ($1, $2, $3)
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(&spec.durable)
+        .bind(event.event_id())
+        .bind(now_millis())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if inserted == 0 {
+            outcomes.push(Outcome::Duplicate);
+            continue;
+        }
+        handler
+            .handle(&mut tx, event)
+            .instrument(delivery.span.clone())
+            .await?;
+        outcomes.push(Outcome::Applied);
+    }
+    tx.commit().await?;
+    Ok(outcomes)
+}
+
+/// Acks, naks or dead-letters one delivery after its transaction ended.
+async fn settle(
+    jetstream: &jetstream::Context,
+    spec: &ConsumerSpec,
+    settings: &BusSettings,
+    delivery: &Delivery,
+    outcome: Outcome,
+) {
+    let _enter = delivery.span.enter();
+    let consumer = spec.durable.clone();
+    let (label, ack) = match outcome {
+        Outcome::Applied => ("applied", AckKind::Ack),
+        Outcome::Duplicate => ("duplicate", AckKind::Ack),
+        Outcome::Failed(err) => {
+            let delivered = delivery.event.as_ref().map(|e| e.delivered).unwrap_or(1);
+            let give_up = matches!(err, HandlerError::Reject(_))
+                || delivered >= i64::from(settings.max_deliver);
+            if give_up {
+                match dead_letter(jetstream, spec, delivery, &err, delivered).await {
+                    Ok(()) => {
+                        tracing::error!(consumer = %consumer, error = %err, delivered, "gave up on message; sent to dead letters");
+                        metrics::counter!("shangji_dead_letters_total", "consumer" => consumer.clone()).increment(1);
+                        ("dead_lettered", AckKind::Term)
+                    }
+                    Err(dl_err) => {
+                        // Never drop it: leave it for redelivery.
+                        tracing::error!(consumer = %consumer, error = %err, dead_letter_error = %dl_err, "cannot dead-letter; will retry");
+                        ("failed", AckKind::Nak(Some(Duration::from_secs(5))))
+                    }
+                }
+            } else {
+                let backoff = Duration::from_millis(250u64 << delivered.clamp(0, 8));
+                tracing::warn!(consumer = %consumer, error = %err, delivered, backoff_ms = backoff.as_millis() as u64, "event failed; will be redelivered");
+                ("failed", AckKind::Nak(Some(backoff)))
+            }
+        }
+    };
+    metrics::counter!("shangji_events_consumed_total", "consumer" => consumer.clone(), "outcome" => label)
+        .increment(1);
+    if let Err(err) = delivery.message.ack_with(ack).await {
+        // The message will be redelivered; the inbox makes that harmless.
+        tracing::warn!(consumer = %consumer, error = %err, "ack failed");
+    }
+}
+
+async fn dead_letter(
+    jetstream: &jetstream::Context,
+    spec: &ConsumerSpec,
+    delivery: &Delivery,
+    err: &HandlerError,
+    delivered: i64,
+) -> anyhow::Result<()> {
+    let mut headers = async_nats::HeaderMap::new();
+    let error = format!("{err}").replace(['\r', '\n'], " ");
+    headers.insert("Shangji-Error", error.as_str());
+    headers.insert(
+        "Shangji-Original-Subject",
+        delivery.message.subject.as_str(),
+    );
+    headers.insert("Shangji-Deliveries", delivered.to_string().as_str());
+    headers.insert("Shangji-Consumer", spec.durable.as_str());
+    if let Ok(event) = &delivery.event {
+        headers.insert("Shangji-Event-Id", event.event_id());
+        // One dead letter per consumer and event, even if we die before the term ack.
+        headers.insert(
+            "Nats-Msg-Id",
+            format!("{}:{}", spec.durable, event.event_id()).as_str(),
+        );
+    }
+    jetstream
+        .publish_with_headers(
+            events::dead_letter_subject(&spec.durable),
+            headers,
+            delivery.message.payload.clone(),
+        )
+        .await?
+        .await?;
+    Ok(())
+}
