@@ -233,7 +233,10 @@ mod tests {
         Jail::expect_with(|jail| {
             jail.set_env("SHANGJI_INTAKE_LISTEN_ADDR", "not-an-address");
             let err = load(Settings::defaults("intake", 1, 2), Own::default(), None).unwrap_err();
-            assert!(err.to_string().contains("listen_addr"), "{err}");
+            assert!(
+                err.to_string().to_lowercase().contains("listen_addr"),
+                "{err}"
+            );
             jail.set_env("SHANGJI_INTAKE_LISTEN_ADDR", "127.0.0.1:1");
             jail.set_env("SHANGJI_DATABASE_URL", "mysql://x");
             let err = load(Settings::defaults("intake", 1, 2), Own::default(), None).unwrap_err();
