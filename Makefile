@@ -1,0 +1,48 @@
+# Shangji: two commands on a fresh machine.
+#   make run    install what is missing, build, start nats-server + the six services
+#   make test   install what is missing, build, run every test (plus fmt and clippy)
+# Other targets: build, lint, fmt, bench, clean.
+
+PROFILE ?= release
+CARGO ?= cargo
+BIN_DIR := target/$(PROFILE)
+ifeq ($(PROFILE),debug)
+  PROFILE_FLAG :=
+else
+  PROFILE_FLAG := --profile $(PROFILE)
+endif
+
+.PHONY: run test build tools lint fmt bench clean
+
+tools:
+	@bash deploy/install-tools.sh
+
+build: tools
+	$(CARGO) build --workspace --bins $(PROFILE_FLAG)
+
+run: build
+	SHANGJI_BIN_DIR=$(BIN_DIR) bash deploy/run-local.sh
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+# The end-to-end tests start the service binaries, so build them first.
+test: tools
+	$(CARGO) build --workspace --bins
+	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
+		$(CARGO) nextest run --workspace --no-fail-fast; \
+	else \
+		$(CARGO) test --workspace --no-fail-fast; \
+	fi
+	$(CARGO) test --workspace --doc
+
+fmt:
+	$(CARGO) fmt --all
+
+# Load generator against a running system (make run in another terminal).
+bench:
+	$(BIN_DIR)/shangji bench --leads $${LEADS:-10000} --concurrency $${CONCURRENCY:-64}
+
+clean:
+	$(CARGO) clean

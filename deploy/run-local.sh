@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Starts Shangji on this machine: nats-server with JetStream on loopback, then the six
+# services on SQLite, all under one data folder. Prints where each listens and stays in
+# the foreground; Ctrl-C (or SIGTERM) stops everything cleanly.
+#
+#   deploy/run-local.sh            (make run calls it after building)
+#
+# Environment:
+#   SHANGJI_DATA_DIR              data folder (default ./data): <service>.db files and nats/
+#   SHANGJI_NATS_PORT             nats-server port (default 4222)
+#   SHANGJI_BIN_DIR               where the binaries are (default target/release)
+#   OTEL_EXPORTER_OTLP_ENDPOINT   passed to every service: export traces over OTLP/gRPC
+#   SHANGJI_LOG, SHANGJI_<SERVICE>_* and the other settings in README.md pass through too.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+data="${SHANGJI_DATA_DIR:-./data}"
+nats_port="${SHANGJI_NATS_PORT:-4222}"
+bin_dir="${SHANGJI_BIN_DIR:-target/release}"
+nats_server="$root/.tools/venv/bin/nats-server"
+services=(intake dedup assignment pipeline reminders analytics)
+declare -A grpc_port=([intake]=50051 [dedup]=50052 [assignment]=50053 [pipeline]=50054 [reminders]=50055 [analytics]=50056)
+
+mkdir -p "$data/nats" "$data/logs"
+data="$(cd "$data" && pwd)"
+pids=()
+
+stop_all() {
+    trap - INT TERM EXIT
+    echo
+    echo "stopping…"
+    # Services first (they drain their consumers and outbox), then nats-server.
+    for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
+        kill -TERM "${pids[$i]}" 2>/dev/null || true
+        wait "${pids[$i]}" 2>/dev/null || true
+    done
+    echo "stopped."
+}
+trap stop_all INT TERM EXIT
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+wait_for_port() { # name port pid logfile
+    for _ in $(seq 1 300); do
+        port_open "$2" && return 0
+        if ! kill -0 "$3" 2>/dev/null; then
+            echo "error: $1 exited during start-up; last lines of $4:" >&2
+            tail -n 20 "$4" >&2
+            exit 1
+        fi
+        sleep 0.1
+    done
+    echo "error: $1 did not listen on port $2 within 30 s; see $4" >&2
+    exit 1
+}
+
+if port_open "$nats_port"; then
+    echo "error: port $nats_port is taken (another nats-server or make run?); set SHANGJI_NATS_PORT" >&2
+    exit 1
+fi
+"$nats_server" -js -sd "$data/nats" -a 127.0.0.1 -p "$nats_port" >"$data/logs/nats-server.log" 2>&1 &
+pids+=($!)
+wait_for_port nats-server "$nats_port" "$!" "$data/logs/nats-server.log"
+
+export SHANGJI_DATA_DIR="$data"
+export SHANGJI_NATS_URL="nats://127.0.0.1:$nats_port"
+for s in "${services[@]}"; do
+    port_var="SHANGJI_${s^^}_LISTEN_ADDR"
+    if [[ -z "${!port_var:-}" ]] && port_open "${grpc_port[$s]}"; then
+        echo "error: port ${grpc_port[$s]} for $s is taken; set $port_var" >&2
+        exit 1
+    fi
+    "$bin_dir/shangji-$s" >"$data/logs/$s.log" 2>&1 &
+    pids+=($!)
+done
+for i in "${!services[@]}"; do
+    s="${services[$i]}"
+    port_var="SHANGJI_${s^^}_LISTEN_ADDR"
+    port="${!port_var:-127.0.0.1:${grpc_port[$s]}}"
+    wait_for_port "$s" "${port##*:}" "${pids[$((i + 1))]}" "$data/logs/$s.log"
+done
+
+echo "Shangji is running (data in $data, logs in $data/logs):"
+printf '  %-12s %s\n' nats "nats://127.0.0.1:$nats_port"
+for i in "${!services[@]}"; do
+    s="${services[$i]}"
+    port_var="SHANGJI_${s^^}_LISTEN_ADDR"
+    printf '  %-12s grpc %-18s metrics http://127.0.0.1:%s/metrics\n' \
+        "$s" "${!port_var:-127.0.0.1:${grpc_port[$s]}}" "$((9151 + i))"
+done
+if [[ -n "${OTEL_EXPORTER_OTLP_ENDPOINT:-}" ]]; then
+    echo "  traces       exported to $OTEL_EXPORTER_OTLP_ENDPOINT"
+fi
+echo "Try: $bin_dir/shangji submit --name 王伟 --phone 13800138000 --company 华为   (see README)"
+echo "Ctrl-C stops everything."
+
+# Stay in the foreground; if any process dies, say so and stop the rest.
+set +e
+wait -n "${pids[@]}"
+echo "a process exited unexpectedly; see $data/logs" >&2
+exit 1
