@@ -35,7 +35,7 @@ pub const PLATFORM: Migrations = Migrations {
 };
 
 /// Arbitrary constant identifying Shangji's migration lock among advisory locks.
-const MIGRATION_LOCK_ID: i64 = 0x5348_414e_474a_49;
+const MIGRATION_LOCK_ID: i64 = 0x0053_4841_4e47_4a49;
 
 pub(super) async fn run(db: &Db, migrations: &Migrations) -> anyhow::Result<()> {
     use anyhow::Context as _;

@@ -1,0 +1,5 @@
+//! The `shangji.analytics.v1.AnalyticsService` gRPC service.
+
+mod funnel;
+
+pub use funnel::AnalyticsApi;

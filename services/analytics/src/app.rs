@@ -1,0 +1,60 @@
+//! The analytics service: its spec, migrations and wiring.
+
+use std::sync::Arc;
+
+use shangji_contracts::analytics::analytics_service_server::AnalyticsServiceServer;
+use shangji_contracts::events::Domain;
+use shangji_platform::app::Runtime;
+use shangji_platform::bus::ConsumerSpec;
+use shangji_platform::db::{Migration, Migrations};
+use shangji_platform::grpc::require_tenant;
+use shangji_platform::{RunningService, ServiceParts, ServiceSpec, Settings};
+use tonic::server::NamedService;
+use tonic::service::Routes;
+
+use crate::api::AnalyticsApi;
+use crate::bus::{LeadEvents, OpportunityEvents};
+use crate::config::AnalyticsConfig;
+
+pub const MIGRATIONS: Migrations = Migrations {
+    component: "analytics",
+    list: &[Migration {
+        version: 1,
+        name: "leads, opportunities, stage catalog",
+        sqlite: include_str!("../migrations/sqlite/0001_read_models.sql"),
+        postgres: include_str!("../migrations/postgres/0001_read_models.sql"),
+    }],
+};
+
+pub const SPEC: ServiceSpec = ServiceSpec {
+    name: "analytics",
+    default_grpc_port: 50056,
+    default_metrics_port: 9156,
+    migrations: &MIGRATIONS,
+};
+
+/// Starts the service; returns once it listens.
+pub async fn start(settings: Settings, config: AnalyticsConfig) -> anyhow::Result<RunningService> {
+    shangji_platform::app::start(&SPEC, settings, |rt| build(rt, config)).await
+}
+
+async fn build(rt: Runtime, _config: AnalyticsConfig) -> anyhow::Result<ServiceParts> {
+    let api = AnalyticsApi::new(rt.db.clone());
+    // Every event of both domains; the handlers ignore what they do not use.
+    let leads = rt.spawn_consumer(
+        ConsumerSpec::new(SPEC.name, Domain::Lead, &[]),
+        Arc::new(LeadEvents),
+    );
+    let opportunities = rt.spawn_consumer(
+        ConsumerSpec::new(SPEC.name, Domain::Opportunity, &[]),
+        Arc::new(OpportunityEvents),
+    );
+    Ok(ServiceParts {
+        routes: Routes::new(AnalyticsServiceServer::with_interceptor(
+            api,
+            require_tenant,
+        )),
+        service_names: vec![<AnalyticsServiceServer<AnalyticsApi> as NamedService>::NAME],
+        tasks: vec![leads, opportunities],
+    })
+}

@@ -1,0 +1,126 @@
+//! Opportunity events -> each rep's count of open opportunities (`reps.open_count`).
+//!
+//! The facts go into `opportunity_owners` as order-independent upserts and the affected
+//! reps are recounted, so a redelivered, duplicated or out-of-order event leaves the
+//! same count, and a count can never go negative. An owner change also moves the
+//! customer to the new owner, so the next lead of that customer follows the deal.
+
+use prost_types::Timestamp;
+use shangji_contracts::events::opportunity::{
+    OpportunityCreated, OpportunityLost, OpportunityOwnerChanged, OpportunityWon,
+};
+use shangji_contracts::time::{now_millis, to_millis};
+use shangji_platform::Tx;
+use shangji_platform::bus::{Handler, HandlerError, IncomingEvent};
+
+use crate::store::{opportunities, owners, reps};
+
+/// Keeps reps' open loads.
+#[derive(Debug, Default)]
+pub struct RepLoadTracking;
+
+/// What an opportunity event says about ownership and openness.
+enum Fact {
+    Opened {
+        rep_id: String,
+    },
+    Closed {
+        rep_id: String,
+    },
+    Moved {
+        customer_id: String,
+        from: String,
+        to: String,
+    },
+}
+
+impl Handler for RepLoadTracking {
+    async fn handle(&self, tx: &mut Tx, event: &IncomingEvent) -> Result<(), HandlerError> {
+        let Some((opportunity_id, at, fact)) = read_fact(event)? else {
+            return Ok(());
+        };
+        let tenant_id = event.tenant_id();
+        if tenant_id.is_empty() || opportunity_id.is_empty() {
+            return Err(HandlerError::Reject(anyhow::anyhow!(
+                "{} event needs a tenant_id and an opportunity_id",
+                event.event_type()
+            )));
+        }
+        let touched = match &fact {
+            Fact::Opened { rep_id } => {
+                opportunities::opened(tx, tenant_id, &opportunity_id, rep_id, at).await?
+            }
+            Fact::Closed { rep_id } => {
+                opportunities::closed(tx, tenant_id, &opportunity_id, rep_id, at).await?
+            }
+            Fact::Moved {
+                customer_id,
+                from,
+                to,
+            } => {
+                let touched =
+                    opportunities::owner_changed(tx, tenant_id, &opportunity_id, to, at).await?;
+                if ![customer_id, from, to].iter().any(|s| s.is_empty())
+                    && owners::follow_reassignment(tx, tenant_id, customer_id, from, to, at).await?
+                {
+                    tracing::info!(tenant_id, customer_id = %customer_id, from = %from, to = %to, "customer moved with its opportunity");
+                }
+                touched
+            }
+        };
+        let now = now_millis();
+        for rep_id in touched.iter().filter(|r| !r.is_empty()) {
+            reps::refresh_open_count(tx, tenant_id, rep_id, now).await?;
+        }
+        tracing::debug!(tenant_id, opportunity_id = %opportunity_id, event = event.event_type(), reps = ?touched, "rep load updated");
+        Ok(())
+    }
+}
+
+/// The opportunity, when it happened (the event's own time, else the envelope's), and
+/// the fact; None for events this handler does not use.
+fn read_fact(event: &IncomingEvent) -> Result<Option<(String, i64, Fact)>, HandlerError> {
+    let at = |ts: Option<Timestamp>| {
+        ts.as_ref()
+            .map_or_else(|| event.occurred_at_millis(), to_millis)
+    };
+    let read = if event.is::<OpportunityCreated>() {
+        let e: OpportunityCreated = event.decode()?;
+        (
+            e.opportunity_id,
+            at(e.created_at),
+            Fact::Opened {
+                rep_id: e.owner_rep_id,
+            },
+        )
+    } else if event.is::<OpportunityWon>() {
+        let e: OpportunityWon = event.decode()?;
+        (
+            e.opportunity_id,
+            at(e.closed_at),
+            Fact::Closed {
+                rep_id: e.owner_rep_id,
+            },
+        )
+    } else if event.is::<OpportunityLost>() {
+        let e: OpportunityLost = event.decode()?;
+        (
+            e.opportunity_id,
+            at(e.closed_at),
+            Fact::Closed {
+                rep_id: e.owner_rep_id,
+            },
+        )
+    } else if event.is::<OpportunityOwnerChanged>() {
+        let e: OpportunityOwnerChanged = event.decode()?;
+        let fact = Fact::Moved {
+            customer_id: e.customer_id,
+            from: e.from_rep_id,
+            to: e.to_rep_id,
+        };
+        (e.opportunity_id, at(e.changed_at), fact)
+    } else {
+        return Ok(None);
+    };
+    Ok(Some(read))
+}

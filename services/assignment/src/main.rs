@@ -1,0 +1,7 @@
+fn main() -> std::process::ExitCode {
+    shangji_platform::app::main(
+        &shangji_assignment::SPEC,
+        shangji_assignment::AssignmentConfig::default(),
+        |settings, config| Box::pin(shangji_assignment::start(settings, config)),
+    )
+}

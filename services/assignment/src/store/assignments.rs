@@ -1,0 +1,92 @@
+//! The `assignments` table: the log of who got each lead, by which rule, and why.
+
+use shangji_platform::Tx;
+
+use super::{Exec, flag, from_json, to_json};
+
+/// One decision, as recorded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AssignmentRecord {
+    pub lead_id: String,
+    pub customer_id: String,
+    /// None when the lead went to the pool.
+    pub rep_id: Option<String>,
+    pub team: String,
+    pub rule: String,
+    pub reason: String,
+    /// The reps that were eligible.
+    pub candidates: Vec<String>,
+    pub pooled: bool,
+    pub decided_at: i64,
+}
+
+type Row = (
+    String,
+    String,
+    Option<String>,
+    String,
+    String,
+    String,
+    String,
+    i64,
+    i64,
+);
+
+pub async fn get<'e>(
+    exec: impl Exec<'e>,
+    tenant_id: &str,
+    lead_id: &str,
+) -> Result<Option<AssignmentRecord>, sqlx::Error> {
+    let row: Option<Row> = sqlx::query_as(
+        "SELECT lead_id, customer_id, rep_id, team, rule, reason, candidates, pooled, decided_at
+         FROM assignments WHERE tenant_id = $1 AND lead_id = $2",
+    )
+    .bind(tenant_id)
+    .bind(lead_id)
+    .fetch_optional(exec)
+    .await?;
+    row.map(
+        |(lead_id, customer_id, rep_id, team, rule, reason, candidates, pooled, decided_at)| {
+            Ok(AssignmentRecord {
+                candidates: from_json(&candidates, "assignments.candidates")?,
+                lead_id,
+                customer_id,
+                rep_id,
+                team,
+                rule,
+                reason,
+                pooled: pooled != 0,
+                decided_at,
+            })
+        },
+    )
+    .transpose()
+}
+
+/// Records a decision; false when the lead already had one (the first decision stands).
+pub async fn insert(
+    tx: &mut Tx,
+    tenant_id: &str,
+    record: &AssignmentRecord,
+) -> Result<bool, sqlx::Error> {
+    let inserted = sqlx::query(
+        "INSERT INTO assignments (tenant_id, lead_id, customer_id, rep_id, team, rule, reason,
+                                  candidates, pooled, decided_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+         ON CONFLICT (tenant_id, lead_id) DO NOTHING",
+    )
+    .bind(tenant_id)
+    .bind(&record.lead_id)
+    .bind(&record.customer_id)
+    .bind(record.rep_id.as_deref())
+    .bind(&record.team)
+    .bind(&record.rule)
+    .bind(&record.reason)
+    .bind(to_json(&record.candidates))
+    .bind(flag(record.pooled))
+    .bind(record.decided_at)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    Ok(inserted == 1)
+}

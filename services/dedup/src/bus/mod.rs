@@ -1,0 +1,5 @@
+//! Event handlers.
+
+mod lead_received;
+
+pub use lead_received::LeadReceivedHandler;

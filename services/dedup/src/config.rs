@@ -1,0 +1,123 @@
+//! Dedup's own settings. Its keys sit at the top level next to the shared ones, e.g.
+//! `SHANGJI_DEDUP_GRADE_A_MIN_SCORE=75`.
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::GradeThresholds;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DedupConfig {
+    /// Lowest score (0..100) graded A.
+    pub grade_a_min_score: f64,
+    /// Lowest score graded B.
+    pub grade_b_min_score: f64,
+    /// Lowest score graded C; anything below is D.
+    pub grade_c_min_score: f64,
+}
+
+impl Default for DedupConfig {
+    fn default() -> Self {
+        let t = GradeThresholds::default();
+        DedupConfig {
+            grade_a_min_score: t.a,
+            grade_b_min_score: t.b,
+            grade_c_min_score: t.c,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+#[error("configuration error in `{setting}`: {reason}")]
+pub struct DedupConfigError {
+    pub setting: &'static str,
+    pub reason: String,
+}
+
+impl DedupConfig {
+    /// The grade thresholds, once they are known to make sense: each within 0..=100
+    /// and A >= B >= C.
+    pub fn thresholds(&self) -> Result<GradeThresholds, DedupConfigError> {
+        let settings = [
+            ("grade_a_min_score", self.grade_a_min_score),
+            ("grade_b_min_score", self.grade_b_min_score),
+            ("grade_c_min_score", self.grade_c_min_score),
+        ];
+        for (setting, value) in settings {
+            if !(0.0..=100.0).contains(&value) {
+                return Err(DedupConfigError {
+                    setting,
+                    reason: format!("{value} must be a score from 0 to 100"),
+                });
+            }
+        }
+        if self.grade_b_min_score > self.grade_a_min_score {
+            return Err(DedupConfigError {
+                setting: "grade_b_min_score",
+                reason: format!(
+                    "{} must not exceed grade_a_min_score ({})",
+                    self.grade_b_min_score, self.grade_a_min_score
+                ),
+            });
+        }
+        if self.grade_c_min_score > self.grade_b_min_score {
+            return Err(DedupConfigError {
+                setting: "grade_c_min_score",
+                reason: format!(
+                    "{} must not exceed grade_b_min_score ({})",
+                    self.grade_c_min_score, self.grade_b_min_score
+                ),
+            });
+        }
+        Ok(GradeThresholds {
+            a: self.grade_a_min_score,
+            b: self.grade_b_min_score,
+            c: self.grade_c_min_score,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_70_50_30() {
+        let t = DedupConfig::default().thresholds().unwrap();
+        assert_eq!((t.a, t.b, t.c), (70.0, 50.0, 30.0));
+    }
+
+    #[test]
+    fn thresholds_out_of_range_or_order_name_the_setting() {
+        let err = DedupConfig {
+            grade_a_min_score: 120.0,
+            ..DedupConfig::default()
+        }
+        .thresholds()
+        .unwrap_err();
+        assert_eq!(err.setting, "grade_a_min_score");
+        let err = DedupConfig {
+            grade_c_min_score: 60.0,
+            ..DedupConfig::default()
+        }
+        .thresholds()
+        .unwrap_err();
+        assert_eq!(err.setting, "grade_c_min_score");
+        assert!(err.to_string().contains("grade_b_min_score"), "{err}");
+        let err = DedupConfig {
+            grade_a_min_score: f64::NAN,
+            ..DedupConfig::default()
+        }
+        .thresholds()
+        .unwrap_err();
+        assert_eq!(err.setting, "grade_a_min_score");
+    }
+
+    #[test]
+    fn partial_settings_keep_the_other_defaults() {
+        let config: DedupConfig =
+            serde_json::from_str(r#"{"grade_a_min_score": 80, "nats_url": "x"}"#).unwrap();
+        assert_eq!(config.grade_a_min_score, 80.0);
+        assert_eq!(config.grade_b_min_score, 50.0);
+    }
+}

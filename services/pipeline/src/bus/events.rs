@@ -1,0 +1,97 @@
+//! The `opportunity.*` events, built from the pipeline's own types.
+
+use shangji_contracts::events::opportunity::{
+    OpportunityActivityLogged, OpportunityCreated, OpportunityLost, OpportunityStageChanged,
+    OpportunityWon,
+};
+use shangji_contracts::time::from_millis;
+
+use crate::domain::{Activity, Opportunity};
+
+pub fn created(opp: &Opportunity, stage_order: u32) -> OpportunityCreated {
+    OpportunityCreated {
+        opportunity_id: opp.opportunity_id.clone(),
+        customer_id: opp.customer_id.clone(),
+        owner_rep_id: opp.owner_rep_id.clone(),
+        lead_id: opp.lead_id.clone(),
+        pipeline_id: opp.pipeline_id.clone(),
+        stage: opp.stage.clone(),
+        stage_order,
+        amount: opp.amount,
+        currency: opp.currency.clone(),
+        name: opp.name.clone(),
+        source: opp.source.clone(),
+        region: opp.region.clone(),
+        industry: opp.industry.clone(),
+        team: opp.team.clone(),
+        created_at: Some(from_millis(opp.created_at)),
+    }
+}
+
+/// `opp` has just moved from `from_stage`.
+pub fn stage_changed(
+    opp: &Opportunity,
+    from_stage: &str,
+    from_stage_order: u32,
+    to_stage_order: u32,
+    note: &str,
+) -> OpportunityStageChanged {
+    OpportunityStageChanged {
+        opportunity_id: opp.opportunity_id.clone(),
+        customer_id: opp.customer_id.clone(),
+        owner_rep_id: opp.owner_rep_id.clone(),
+        from_stage: from_stage.to_owned(),
+        from_stage_order,
+        to_stage: opp.stage.clone(),
+        to_stage_order,
+        amount: opp.amount,
+        note: note.to_owned(),
+        changed_at: Some(from_millis(opp.stage_entered_at)),
+    }
+}
+
+pub fn activity_logged(opp: &Opportunity, activity: &Activity) -> OpportunityActivityLogged {
+    OpportunityActivityLogged {
+        opportunity_id: opp.opportunity_id.clone(),
+        customer_id: opp.customer_id.clone(),
+        owner_rep_id: opp.owner_rep_id.clone(),
+        activity_id: activity.activity_id.clone(),
+        kind: activity.kind.as_str().to_owned(),
+        summary: activity.summary.clone(),
+        next_step: activity.next_step.clone(),
+        next_follow_up_at: activity.next_follow_up_at.map(from_millis),
+        lead_id: activity.lead_id.clone(),
+        logged_at: Some(from_millis(activity.logged_at)),
+        stage: opp.stage.clone(),
+    }
+}
+
+/// `opp` has just been won, coming from `from_stage`.
+pub fn won(opp: &Opportunity, from_stage: &str) -> OpportunityWon {
+    OpportunityWon {
+        opportunity_id: opp.opportunity_id.clone(),
+        customer_id: opp.customer_id.clone(),
+        owner_rep_id: opp.owner_rep_id.clone(),
+        amount: opp.amount,
+        currency: opp.currency.clone(),
+        from_stage: from_stage.to_owned(),
+        closed_at: Some(from_millis(opp.stage_entered_at)),
+        created_at: Some(from_millis(opp.created_at)),
+    }
+}
+
+/// `opp` has just been lost, coming from `from_stage`.
+pub fn lost(opp: &Opportunity, from_stage: &str, note: &str) -> OpportunityLost {
+    OpportunityLost {
+        opportunity_id: opp.opportunity_id.clone(),
+        customer_id: opp.customer_id.clone(),
+        owner_rep_id: opp.owner_rep_id.clone(),
+        amount: opp.amount,
+        currency: opp.currency.clone(),
+        from_stage: from_stage.to_owned(),
+        reason: opp.lost_reason.clone(),
+        note: note.to_owned(),
+        closed_at: Some(from_millis(opp.stage_entered_at)),
+        created_at: Some(from_millis(opp.created_at)),
+    }
+}

@@ -1,0 +1,285 @@
+//! `lead.assigned` -> an opportunity. A lead for a customer with an open opportunity
+//! attaches to it as a touchpoint; otherwise it opens one in the pipeline's entry stage.
+//!
+//! Idempotent twice over: the platform's inbox drops a redelivered event id, and the
+//! `lead_links` table drops the same lead arriving again under a new event id (a
+//! re-published or re-assigned lead). Correct across replicas by construction: the
+//! database allows one open opportunity per customer and one link per lead, and an
+//! insert that loses such a race is retried, to attach (or do nothing) on redelivery.
+
+use anyhow::anyhow;
+use shangji_contracts::events::lead::LeadAssigned;
+use shangji_contracts::time::now_millis;
+use shangji_platform::bus::{self, Handler, HandlerError, IncomingEvent};
+use shangji_platform::db::is_unique_violation;
+use shangji_platform::{Tx, ids};
+
+use crate::bus::events;
+use crate::domain::activity::touchpoint_summary;
+use crate::domain::opportunity::opportunity_name;
+use crate::domain::stage::DEFAULT_PIPELINE_ID;
+use crate::domain::{Activity, ActivityKind, Change, Opportunity, Status, parse_budget};
+use crate::store::lead_links::Link;
+use crate::store::{activities, history, lead_links, opportunities, pipelines};
+
+/// Who history names when the event carries no user.
+const SYSTEM_USER: &str = "pipeline";
+
+/// Opens or attaches opportunities for assigned leads.
+#[derive(Clone, Debug)]
+pub struct LeadAssignedHandler {
+    /// Currency of opportunities opened from leads.
+    currency: String,
+}
+
+impl LeadAssignedHandler {
+    pub fn new(currency: impl Into<String>) -> LeadAssignedHandler {
+        LeadAssignedHandler {
+            currency: currency.into(),
+        }
+    }
+}
+
+impl Handler for LeadAssignedHandler {
+    async fn handle(&self, tx: &mut Tx, event: &IncomingEvent) -> Result<(), HandlerError> {
+        // Anything but a lead.assigned on this subject is a producer's bug: decoding
+        // rejects it, so it is dead-lettered rather than dropped.
+        let assigned: LeadAssigned = event.decode()?;
+        let lead = Assignment::parse(event, &assigned)?;
+        if let Some(opportunity_id) = lead_links::find(tx, lead.tenant_id, lead.lead_id).await? {
+            tracing::debug!(lead_id = lead.lead_id, %opportunity_id, "lead already handled; nothing to do");
+            metrics::counter!("shangji_pipeline_leads_total", "outcome" => "duplicate")
+                .increment(1);
+            return Ok(());
+        }
+        match opportunities::find_open_for_customer(tx, lead.tenant_id, lead.customer_id).await? {
+            Some(open) => attach(tx, event, &lead, open).await,
+            None => self.open(tx, event, &lead).await,
+        }
+    }
+}
+
+/// The parts of a `lead.assigned` event the pipeline needs, checked.
+struct Assignment<'e> {
+    tenant_id: &'e str,
+    lead_id: &'e str,
+    customer_id: &'e str,
+    rep_id: &'e str,
+    event: &'e LeadAssigned,
+    /// Who history names for this change.
+    user_id: &'e str,
+}
+
+impl<'e> Assignment<'e> {
+    /// An assignment without tenant, lead, customer or rep can never be applied.
+    fn parse(
+        incoming: &'e IncomingEvent,
+        event: &'e LeadAssigned,
+    ) -> Result<Assignment<'e>, HandlerError> {
+        let required = [
+            ("tenant_id", incoming.tenant_id()),
+            ("lead_id", event.lead_id.as_str()),
+            ("customer_id", event.customer_id.as_str()),
+            ("rep_id", event.rep_id.as_str()),
+        ];
+        if let Some((field, _)) = required.iter().find(|(_, value)| value.trim().is_empty()) {
+            return Err(HandlerError::Reject(anyhow!(
+                "lead.assigned without {field}"
+            )));
+        }
+        let user_id = Some(incoming.envelope.user_id.as_str())
+            .filter(|u| !u.is_empty())
+            .unwrap_or(SYSTEM_USER);
+        Ok(Assignment {
+            tenant_id: incoming.tenant_id(),
+            lead_id: &event.lead_id,
+            customer_id: &event.customer_id,
+            rep_id: &event.rep_id,
+            event,
+            user_id,
+        })
+    }
+}
+
+impl LeadAssignedHandler {
+    /// Opens an opportunity for the lead in the pipeline's entry stage.
+    async fn open(
+        &self,
+        tx: &mut Tx,
+        incoming: &IncomingEvent,
+        lead: &Assignment<'_>,
+    ) -> Result<(), HandlerError> {
+        let pipeline = pipelines::load_or_seed(tx, lead.tenant_id, DEFAULT_PIPELINE_ID)
+            .await?
+            .ok_or_else(|| {
+                HandlerError::Retry(anyhow!("the default pipeline is missing after seeding it"))
+            })?;
+        let entry = pipeline.entry_stage().ok_or_else(|| {
+            HandlerError::Reject(anyhow!(
+                "pipeline {} has no open stage",
+                pipeline.pipeline_id
+            ))
+        })?;
+        let captured = lead.event.lead.clone().unwrap_or_default();
+        let now = now_millis();
+        let opp = Opportunity {
+            tenant_id: lead.tenant_id.to_owned(),
+            opportunity_id: ids::new_id("opp"),
+            customer_id: lead.customer_id.to_owned(),
+            owner_rep_id: lead.rep_id.to_owned(),
+            pipeline_id: pipeline.pipeline_id.clone(),
+            stage: entry.name.clone(),
+            status: Status::Open,
+            amount: parse_budget(&captured.budget),
+            currency: self.currency.clone(),
+            name: opportunity_name(&captured.company, &captured.contact_name, &captured.need),
+            lead_id: lead.lead_id.to_owned(),
+            source: captured.source.trim().to_owned(),
+            region: captured.region.trim().to_owned(),
+            industry: captured.industry.trim().to_owned(),
+            team: lead.event.team.clone(),
+            lost_reason: String::new(),
+            next_follow_up_at: None,
+            stage_entered_at: now,
+            created_at: now,
+            updated_at: now,
+            version: 1,
+        };
+        if let Err(err) = opportunities::insert(tx, &opp).await {
+            return Err(lost_race(
+                err,
+                "the customer's open opportunity was opened concurrently; attaching on redelivery",
+            ));
+        }
+        let reason = if lead.event.reason.is_empty() {
+            lead.event.rule.clone()
+        } else {
+            lead.event.reason.clone()
+        };
+        let changes = [
+            Change::new("created", "", lead.lead_id).with_note(reason),
+            Change::new("stage", "", entry.name.clone()),
+            Change::new("owner_rep_id", "", lead.rep_id),
+        ];
+        history::append(
+            tx,
+            lead.tenant_id,
+            &opp.opportunity_id,
+            lead.user_id,
+            now,
+            &changes,
+        )
+        .await?;
+        link(tx, lead, &opp.opportunity_id, Link::Opened, now).await?;
+        bus::enqueue(
+            tx,
+            &incoming.follow_on(),
+            &events::created(&opp, entry.order),
+        )
+        .await?;
+        metrics::counter!("shangji_pipeline_leads_total", "outcome" => "opened").increment(1);
+        tracing::info!(
+            lead_id = lead.lead_id,
+            opportunity_id = %opp.opportunity_id,
+            customer_id = lead.customer_id,
+            owner_rep_id = lead.rep_id,
+            amount = opp.amount,
+            "opened an opportunity"
+        );
+        Ok(())
+    }
+}
+
+/// Records the lead as a touchpoint on the customer's open opportunity.
+async fn attach(
+    tx: &mut Tx,
+    incoming: &IncomingEvent,
+    lead: &Assignment<'_>,
+    mut opp: Opportunity,
+) -> Result<(), HandlerError> {
+    if opp.owner_rep_id != lead.rep_id {
+        // One customer, one owner: assignment should have chosen the owner; keep the
+        // opportunity's owner and leave a trace for whoever investigates.
+        tracing::warn!(
+            lead_id = lead.lead_id,
+            opportunity_id = %opp.opportunity_id,
+            owner_rep_id = %opp.owner_rep_id,
+            assigned_rep_id = lead.rep_id,
+            "lead assigned to another rep than the open opportunity's owner"
+        );
+    }
+    let captured = lead.event.lead.clone().unwrap_or_default();
+    let now = now_millis();
+    let activity = Activity {
+        activity_id: ids::new_id("act"),
+        opportunity_id: opp.opportunity_id.clone(),
+        kind: ActivityKind::Touchpoint,
+        summary: touchpoint_summary(&captured.source, &captured.need),
+        next_step: String::new(),
+        next_follow_up_at: None,
+        lead_id: lead.lead_id.to_owned(),
+        user_id: lead.user_id.to_owned(),
+        logged_at: now,
+    };
+    activities::insert(tx, lead.tenant_id, &activity).await?;
+    let change = Change::new("lead_attached", "", lead.lead_id).with_note(activity.summary.clone());
+    history::append(
+        tx,
+        lead.tenant_id,
+        &opp.opportunity_id,
+        lead.user_id,
+        now,
+        &[change],
+    )
+    .await?;
+    opp.updated_at = now;
+    if !opportunities::update(tx, &opp).await? {
+        // Changed (perhaps closed) since we read it: decide again on redelivery.
+        return Err(HandlerError::Retry(anyhow!(
+            "opportunity {} changed while attaching lead {}",
+            opp.opportunity_id,
+            lead.lead_id
+        )));
+    }
+    link(tx, lead, &opp.opportunity_id, Link::Attached, now).await?;
+    bus::enqueue(
+        tx,
+        &incoming.follow_on(),
+        &events::activity_logged(&opp, &activity),
+    )
+    .await?;
+    metrics::counter!("shangji_pipeline_leads_total", "outcome" => "attached").increment(1);
+    tracing::info!(
+        lead_id = lead.lead_id,
+        opportunity_id = %opp.opportunity_id,
+        customer_id = lead.customer_id,
+        "attached the lead to the customer's open opportunity"
+    );
+    Ok(())
+}
+
+async fn link(
+    tx: &mut Tx,
+    lead: &Assignment<'_>,
+    opportunity_id: &str,
+    how: Link,
+    now: i64,
+) -> Result<(), HandlerError> {
+    lead_links::insert(tx, lead.tenant_id, lead.lead_id, opportunity_id, how, now)
+        .await
+        .map_err(|err| {
+            lost_race(
+                err,
+                "the lead was handled concurrently under another event id",
+            )
+        })
+}
+
+/// A unique violation means another replica won a race; the redelivery sees its result.
+fn lost_race(err: sqlx::Error, what: &str) -> HandlerError {
+    if is_unique_violation(&err) {
+        HandlerError::Retry(anyhow::Error::new(err).context(what.to_owned()))
+    } else {
+        err.into()
+    }
+}

@@ -1,0 +1,66 @@
+//! Activities logged on opportunities (follow-ups and touchpoints).
+
+use sqlx::{AnyConnection, Row as _};
+
+use crate::domain::{Activity, ActivityKind};
+
+pub async fn insert(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    activity: &Activity,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO activities (tenant_id, activity_id, opportunity_id, kind, summary, next_step,
+             next_follow_up_at, lead_id, user_id, logged_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    )
+    .bind(tenant_id)
+    .bind(&activity.activity_id)
+    .bind(&activity.opportunity_id)
+    .bind(activity.kind.as_str())
+    .bind(&activity.summary)
+    .bind(&activity.next_step)
+    .bind(activity.next_follow_up_at)
+    .bind(&activity.lead_id)
+    .bind(&activity.user_id)
+    .bind(activity.logged_at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The opportunity's activities, newest first.
+pub async fn list_for(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    opportunity_id: &str,
+) -> Result<Vec<Activity>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT activity_id, opportunity_id, kind, summary, next_step, next_follow_up_at,
+             lead_id, user_id, logged_at
+         FROM activities WHERE tenant_id = $1 AND opportunity_id = $2
+         ORDER BY logged_at DESC, activity_id DESC",
+    )
+    .bind(tenant_id)
+    .bind(opportunity_id)
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            let kind: String = row.try_get("kind")?;
+            Ok(Activity {
+                activity_id: row.try_get("activity_id")?,
+                opportunity_id: row.try_get("opportunity_id")?,
+                kind: kind
+                    .parse::<ActivityKind>()
+                    .map_err(|_| super::corrupt("kind", &kind))?,
+                summary: row.try_get("summary")?,
+                next_step: row.try_get("next_step")?,
+                next_follow_up_at: row.try_get("next_follow_up_at")?,
+                lead_id: row.try_get("lead_id")?,
+                user_id: row.try_get("user_id")?,
+                logged_at: row.try_get("logged_at")?,
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,62 @@
+//! The append-only history of each opportunity.
+
+use sqlx::{AnyConnection, Row as _};
+
+use crate::domain::{Change, HistoryEntry};
+
+/// Appends `changes`, made by `user_id` at `at`, in order.
+pub async fn append(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    opportunity_id: &str,
+    user_id: &str,
+    at: i64,
+    changes: &[Change],
+) -> Result<(), sqlx::Error> {
+    for change in changes {
+        sqlx::query(
+            "INSERT INTO opportunity_history
+                 (tenant_id, opportunity_id, field, old_value, new_value, user_id, at, note)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(tenant_id)
+        .bind(opportunity_id)
+        .bind(change.field)
+        .bind(&change.old_value)
+        .bind(&change.new_value)
+        .bind(user_id)
+        .bind(at)
+        .bind(&change.note)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// The opportunity's history, oldest first.
+pub async fn list_for(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    opportunity_id: &str,
+) -> Result<Vec<HistoryEntry>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT field, old_value, new_value, user_id, at, note FROM opportunity_history
+         WHERE tenant_id = $1 AND opportunity_id = $2 ORDER BY seq",
+    )
+    .bind(tenant_id)
+    .bind(opportunity_id)
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(HistoryEntry {
+                field: row.try_get("field")?,
+                old_value: row.try_get("old_value")?,
+                new_value: row.try_get("new_value")?,
+                user_id: row.try_get("user_id")?,
+                at: row.try_get("at")?,
+                note: row.try_get("note")?,
+            })
+        })
+        .collect()
+}

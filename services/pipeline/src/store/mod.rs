@@ -1,0 +1,30 @@
+//! The pipeline's SQL: one function per query, tenant in every `WHERE`, the same
+//! statements on SQLite and PostgreSQL. Functions take a connection, so reads run on
+//! the reader pool or inside a write transaction (a handler must read its own writes).
+
+pub mod activities;
+pub mod history;
+pub mod lead_links;
+pub mod opportunities;
+pub mod pipelines;
+
+use shangji_platform::db::{Migration, Migrations};
+
+/// The pipeline's schema, per backend.
+pub const MIGRATIONS: Migrations = Migrations {
+    component: "pipeline",
+    list: &[Migration {
+        version: 1,
+        name: "pipelines, stages, opportunities, activities, history, lead links",
+        sqlite: include_str!("../../migrations/sqlite/0001_pipeline.sql"),
+        postgres: include_str!("../../migrations/postgres/0001_pipeline.sql"),
+    }],
+};
+
+/// A stored value the code never writes (a corrupted or hand-edited row).
+fn corrupt(column: &str, value: &str) -> sqlx::Error {
+    sqlx::Error::ColumnDecode {
+        index: column.to_owned(),
+        source: format!("unexpected value `{value}`").into(),
+    }
+}

@@ -1,0 +1,225 @@
+//! Opportunities: insert, read, compare-and-set update, filtered keyset listing.
+
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, AssertSqlSafe, Row as _};
+
+use crate::domain::{Opportunity, Status};
+
+const COLUMNS: &str = "tenant_id, opportunity_id, customer_id, owner_rep_id, pipeline_id, stage, \
+     status, amount, currency, name, lead_id, source, region, industry, team, lost_reason, \
+     next_follow_up_at, stage_entered_at, created_at, updated_at, version";
+
+fn from_row(row: &AnyRow) -> Result<Opportunity, sqlx::Error> {
+    let status: String = row.try_get("status")?;
+    Ok(Opportunity {
+        tenant_id: row.try_get("tenant_id")?,
+        opportunity_id: row.try_get("opportunity_id")?,
+        customer_id: row.try_get("customer_id")?,
+        owner_rep_id: row.try_get("owner_rep_id")?,
+        pipeline_id: row.try_get("pipeline_id")?,
+        stage: row.try_get("stage")?,
+        status: Status::parse(&status).ok_or_else(|| super::corrupt("status", &status))?,
+        amount: row.try_get("amount")?,
+        currency: row.try_get("currency")?,
+        name: row.try_get("name")?,
+        lead_id: row.try_get("lead_id")?,
+        source: row.try_get("source")?,
+        region: row.try_get("region")?,
+        industry: row.try_get("industry")?,
+        team: row.try_get("team")?,
+        lost_reason: row.try_get("lost_reason")?,
+        next_follow_up_at: row.try_get("next_follow_up_at")?,
+        stage_entered_at: row.try_get("stage_entered_at")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+        version: row.try_get("version")?,
+    })
+}
+
+/// Inserts a new opportunity. A unique violation means the customer already has an
+/// open opportunity (`is_unique_violation` tells it apart).
+pub async fn insert(conn: &mut AnyConnection, opp: &Opportunity) -> Result<(), sqlx::Error> {
+    let sql = format!(
+        "INSERT INTO opportunities ({COLUMNS})
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)"
+    );
+    sqlx::query(AssertSqlSafe(sql))
+        .bind(&opp.tenant_id)
+        .bind(&opp.opportunity_id)
+        .bind(&opp.customer_id)
+        .bind(&opp.owner_rep_id)
+        .bind(&opp.pipeline_id)
+        .bind(&opp.stage)
+        .bind(opp.status.as_str())
+        .bind(opp.amount)
+        .bind(&opp.currency)
+        .bind(&opp.name)
+        .bind(&opp.lead_id)
+        .bind(&opp.source)
+        .bind(&opp.region)
+        .bind(&opp.industry)
+        .bind(&opp.team)
+        .bind(&opp.lost_reason)
+        .bind(opp.next_follow_up_at)
+        .bind(opp.stage_entered_at)
+        .bind(opp.created_at)
+        .bind(opp.updated_at)
+        .bind(opp.version)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn get(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    opportunity_id: &str,
+) -> Result<Option<Opportunity>, sqlx::Error> {
+    let sql =
+        format!("SELECT {COLUMNS} FROM opportunities WHERE tenant_id = $1 AND opportunity_id = $2");
+    sqlx::query(AssertSqlSafe(sql))
+        .bind(tenant_id)
+        .bind(opportunity_id)
+        .fetch_optional(conn)
+        .await?
+        .as_ref()
+        .map(from_row)
+        .transpose()
+}
+
+/// The customer's open opportunity (there is at most one).
+pub async fn find_open_for_customer(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    customer_id: &str,
+) -> Result<Option<Opportunity>, sqlx::Error> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM opportunities
+         WHERE tenant_id = $1 AND customer_id = $2 AND status = 'open'"
+    );
+    sqlx::query(AssertSqlSafe(sql))
+        .bind(tenant_id)
+        .bind(customer_id)
+        .fetch_optional(conn)
+        .await?
+        .as_ref()
+        .map(from_row)
+        .transpose()
+}
+
+/// Writes the mutable fields of `opp` if it is still at `opp.version`, and bumps the
+/// version. Returns false when a concurrent change got there first (nothing written).
+pub async fn update(conn: &mut AnyConnection, opp: &Opportunity) -> Result<bool, sqlx::Error> {
+    let updated = sqlx::query(
+        "UPDATE opportunities SET owner_rep_id = $3, stage = $4, status = $5, amount = $6,
+             name = $7, lost_reason = $8, next_follow_up_at = $9, stage_entered_at = $10,
+             updated_at = $11, version = version + 1
+         WHERE tenant_id = $1 AND opportunity_id = $2 AND version = $12",
+    )
+    .bind(&opp.tenant_id)
+    .bind(&opp.opportunity_id)
+    .bind(&opp.owner_rep_id)
+    .bind(&opp.stage)
+    .bind(opp.status.as_str())
+    .bind(opp.amount)
+    .bind(&opp.name)
+    .bind(&opp.lost_reason)
+    .bind(opp.next_follow_up_at)
+    .bind(opp.stage_entered_at)
+    .bind(opp.updated_at)
+    .bind(opp.version)
+    .execute(conn)
+    .await?
+    .rows_affected();
+    Ok(updated == 1)
+}
+
+/// ListOpportunities filters; `None` matches anything.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Filter {
+    pub owner_rep_id: Option<String>,
+    pub stage: Option<String>,
+    pub customer_id: Option<String>,
+    pub status: Option<Status>,
+}
+
+/// Where a page starts: just after this opportunity in (created_at, opportunity_id)
+/// descending order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Cursor {
+    pub created_at: i64,
+    pub opportunity_id: String,
+}
+
+/// `WHERE` clause (with placeholders from $1) and its values, tenant first.
+fn where_clause(tenant_id: &str, filter: &Filter) -> (String, Vec<String>) {
+    let mut sql = String::from("tenant_id = $1");
+    let mut values = vec![tenant_id.to_owned()];
+    let columns = [
+        ("owner_rep_id", filter.owner_rep_id.clone()),
+        ("stage", filter.stage.clone()),
+        ("customer_id", filter.customer_id.clone()),
+        ("status", filter.status.map(|s| s.as_str().to_owned())),
+    ];
+    for (column, value) in columns {
+        if let Some(value) = value {
+            values.push(value);
+            sql.push_str(&format!(" AND {column} = ${}", values.len()));
+        }
+    }
+    (sql, values)
+}
+
+/// How many of the tenant's opportunities match `filter`.
+pub async fn count(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    filter: &Filter,
+) -> Result<i64, sqlx::Error> {
+    let (clause, values) = where_clause(tenant_id, filter);
+    let sql = format!("SELECT COUNT(*) FROM opportunities WHERE {clause}");
+    let mut query = sqlx::query_scalar(AssertSqlSafe(sql));
+    for value in values {
+        query = query.bind(value);
+    }
+    query.fetch_one(conn).await
+}
+
+/// Up to `limit` matching opportunities after `after`, newest first.
+pub async fn list(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    filter: &Filter,
+    after: Option<&Cursor>,
+    limit: i64,
+) -> Result<Vec<Opportunity>, sqlx::Error> {
+    let (mut clause, values) = where_clause(tenant_id, filter);
+    let next = values.len() + 1;
+    if after.is_some() {
+        clause.push_str(&format!(
+            " AND (created_at < ${next} OR (created_at = ${next} AND opportunity_id < ${}))",
+            next + 1
+        ));
+    }
+    let limit_at = if after.is_some() { next + 2 } else { next };
+    let sql = format!(
+        "SELECT {COLUMNS} FROM opportunities WHERE {clause}
+         ORDER BY created_at DESC, opportunity_id DESC LIMIT ${limit_at}"
+    );
+    let mut query = sqlx::query(AssertSqlSafe(sql));
+    for value in values {
+        query = query.bind(value);
+    }
+    if let Some(cursor) = after {
+        query = query
+            .bind(cursor.created_at)
+            .bind(cursor.opportunity_id.clone());
+    }
+    query
+        .bind(limit)
+        .fetch_all(conn)
+        .await?
+        .iter()
+        .map(from_row)
+        .collect()
+}

@@ -1,0 +1,55 @@
+//! The reminders service: its spec, migrations and wiring.
+
+use std::sync::Arc;
+
+use shangji_contracts::events::Domain;
+use shangji_contracts::reminders::reminder_service_server::ReminderServiceServer;
+use shangji_platform::app::Runtime;
+use shangji_platform::bus::ConsumerSpec;
+use shangji_platform::db::{Migration, Migrations};
+use shangji_platform::grpc::require_tenant;
+use shangji_platform::{RunningService, ServiceParts, ServiceSpec, Settings};
+use tonic::server::NamedService;
+use tonic::service::Routes;
+
+use crate::api::ReminderApi;
+use crate::bus::{CONSUMED_EVENTS, OpportunityEvents};
+use crate::config::RemindersConfig;
+use crate::timer;
+
+pub const MIGRATIONS: Migrations = Migrations {
+    component: "reminders",
+    list: &[Migration {
+        version: 1,
+        name: "reminders and opportunity facts",
+        sqlite: include_str!("../migrations/sqlite/0001_reminders.sql"),
+        postgres: include_str!("../migrations/postgres/0001_reminders.sql"),
+    }],
+};
+
+pub const SPEC: ServiceSpec = ServiceSpec {
+    name: "reminders",
+    default_grpc_port: 50055,
+    default_metrics_port: 9155,
+    migrations: &MIGRATIONS,
+};
+
+/// Starts the service; returns once it listens.
+pub async fn start(settings: Settings, config: RemindersConfig) -> anyhow::Result<RunningService> {
+    config.validate()?;
+    shangji_platform::app::start(&SPEC, settings, |rt| build(rt, config)).await
+}
+
+async fn build(rt: Runtime, config: RemindersConfig) -> anyhow::Result<ServiceParts> {
+    let api = ReminderApi::new(rt.db.clone());
+    let consumer = rt.spawn_consumer(
+        ConsumerSpec::new(SPEC.name, Domain::Opportunity, CONSUMED_EVENTS),
+        Arc::new(OpportunityEvents::new(config.first_contact_hours)),
+    );
+    let timer = tokio::spawn(timer::run(rt.db.clone(), config, rt.shutdown.clone()));
+    Ok(ServiceParts {
+        routes: Routes::new(ReminderServiceServer::with_interceptor(api, require_tenant)),
+        service_names: vec![<ReminderServiceServer<ReminderApi> as NamedService>::NAME],
+        tasks: vec![consumer, timer],
+    })
+}

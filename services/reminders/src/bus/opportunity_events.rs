@@ -1,0 +1,323 @@
+//! Opportunity events -> reminders.
+//!
+//! Events of one opportunity may arrive in any order (several pipeline replicas, a
+//! redelivery after a failure). Each handler therefore first records what the event says
+//! about the opportunity (its owner as of the event's time, whether it closed) in
+//! `opportunities`, keeping the newest facts, and then acts on what is known in total:
+//! a closed opportunity gets no new reminders, open reminders follow the newest owner,
+//! an activity seen before `created` still counts as the first contact.
+
+use prost_types::Timestamp;
+use shangji_contracts::events::Event;
+use shangji_contracts::events::opportunity::{
+    OpportunityActivityLogged, OpportunityCreated, OpportunityLost, OpportunityOwnerChanged,
+    OpportunityStageChanged, OpportunityWon,
+};
+use shangji_contracts::time::{now_millis, to_millis};
+use shangji_platform::Tx;
+use shangji_platform::bus::{Handler, HandlerError, IncomingEvent};
+use shangji_platform::ids::new_id;
+
+use crate::domain::{
+    ReminderKind, ReminderState, activity_effects, first_contact_due_at, first_contact_message,
+    follow_up_message,
+};
+use crate::store::{self, Closure, NewReminder, OpportunityFacts};
+
+/// The opportunity events this handler uses (the consumer's filter).
+pub const CONSUMED_EVENTS: &[&str] = &[
+    "created",
+    "activity_logged",
+    "stage_changed",
+    "owner_changed",
+    "won",
+    "lost",
+];
+
+/// Applies opportunity events to reminders.
+#[derive(Clone, Debug)]
+pub struct OpportunityEvents {
+    first_contact_hours: u32,
+}
+
+impl OpportunityEvents {
+    pub fn new(first_contact_hours: u32) -> OpportunityEvents {
+        OpportunityEvents {
+            first_contact_hours,
+        }
+    }
+}
+
+impl Handler for OpportunityEvents {
+    async fn handle(&self, tx: &mut Tx, event: &IncomingEvent) -> Result<(), HandlerError> {
+        if event.tenant_id().is_empty() {
+            return Err(reject("the envelope names no tenant"));
+        }
+        let ty = event.event_type();
+        if ty == OpportunityCreated::TYPE {
+            self.created(tx, event, event.decode()?).await
+        } else if ty == OpportunityActivityLogged::TYPE {
+            activity_logged(tx, event, event.decode()?).await
+        } else if ty == OpportunityStageChanged::TYPE {
+            let e: OpportunityStageChanged = event.decode()?;
+            let at = time_of(e.changed_at.as_ref(), event);
+            follow_owner(tx, event, &e.opportunity_id, &e.owner_rep_id, at).await
+        } else if ty == OpportunityOwnerChanged::TYPE {
+            let e: OpportunityOwnerChanged = event.decode()?;
+            let at = time_of(e.changed_at.as_ref(), event);
+            follow_owner(tx, event, &e.opportunity_id, &e.to_rep_id, at).await
+        } else if ty == OpportunityWon::TYPE {
+            let e: OpportunityWon = event.decode()?;
+            let at = time_of(e.closed_at.as_ref(), event);
+            closed(
+                tx,
+                event,
+                &e.opportunity_id,
+                &e.owner_rep_id,
+                Closure::Won,
+                at,
+            )
+            .await
+        } else if ty == OpportunityLost::TYPE {
+            let e: OpportunityLost = event.decode()?;
+            let at = time_of(e.closed_at.as_ref(), event);
+            closed(
+                tx,
+                event,
+                &e.opportunity_id,
+                &e.owner_rep_id,
+                Closure::Lost,
+                at,
+            )
+            .await
+        } else {
+            // Another event of the domain that reminders has no use for.
+            Ok(())
+        }
+    }
+}
+
+impl OpportunityEvents {
+    /// A new opportunity: its owner must make first contact within the configured hours.
+    async fn created(
+        &self,
+        tx: &mut Tx,
+        event: &IncomingEvent,
+        e: OpportunityCreated,
+    ) -> Result<(), HandlerError> {
+        let tenant_id = event.tenant_id();
+        let opened_at = time_of(e.created_at.as_ref(), event);
+        let now = now_millis();
+        let facts = facts_with_owner(
+            tx,
+            tenant_id,
+            &e.opportunity_id,
+            &e.owner_rep_id,
+            opened_at,
+            now,
+        )
+        .await?;
+        if facts.closed {
+            tracing::info!(tenant_id, opportunity_id = %e.opportunity_id, "opportunity already closed; no first-contact reminder");
+            return Ok(());
+        }
+        let reminder_id = new_id("rem");
+        let message = first_contact_message(&e.name, &e.opportunity_id, &e.lead_id);
+        let created = store::reminders::insert(
+            tx,
+            &NewReminder {
+                tenant_id,
+                reminder_id: &reminder_id,
+                opportunity_id: &e.opportunity_id,
+                owner_rep_id: &facts.owner_rep_id,
+                kind: ReminderKind::FirstContact,
+                due_at: first_contact_due_at(opened_at, self.first_contact_hours),
+                state: ReminderState::Pending,
+                message: &message,
+                now,
+            },
+        )
+        .await?;
+        if created {
+            metrics::counter!("shangji_reminders_created_total", "kind" => ReminderKind::FirstContact.as_str()).increment(1);
+            tracing::info!(tenant_id, opportunity_id = %e.opportunity_id, reminder_id, owner_rep_id = %facts.owner_rep_id, "first-contact reminder scheduled");
+        } else {
+            tracing::info!(tenant_id, opportunity_id = %e.opportunity_id, "first-contact reminder exists already");
+        }
+        // An owner change seen before `created` may have left the facts newer than this event.
+        store::reminders::reassign_open(tx, tenant_id, &e.opportunity_id, &facts.owner_rep_id, now)
+            .await?;
+        Ok(())
+    }
+}
+
+/// An activity: a contact completes the first-contact reminder (and answers follow-ups
+/// that had fallen due); a planned next follow-up replaces the pending one.
+async fn activity_logged(
+    tx: &mut Tx,
+    event: &IncomingEvent,
+    e: OpportunityActivityLogged,
+) -> Result<(), HandlerError> {
+    let tenant_id = event.tenant_id();
+    let opportunity_id = e.opportunity_id.as_str();
+    let logged_at = time_of(e.logged_at.as_ref(), event);
+    let now = now_millis();
+    let facts = facts_with_owner(
+        tx,
+        tenant_id,
+        opportunity_id,
+        &e.owner_rep_id,
+        logged_at,
+        now,
+    )
+    .await?;
+    store::reminders::reassign_open(tx, tenant_id, opportunity_id, &facts.owner_rep_id, now)
+        .await?;
+    let next_follow_up_at = e.next_follow_up_at.as_ref().map(to_millis);
+    let effects = activity_effects(&e.kind, logged_at, next_follow_up_at, facts.closed);
+
+    if effects.completes_first_contact {
+        let completed =
+            store::reminders::complete_first_contact(tx, tenant_id, opportunity_id, now).await?;
+        if completed == 0 {
+            // The activity came before `created` (or `created` never reached us): record
+            // the first contact as done, so a late `created` finds it and adds nothing.
+            let reminder_id = new_id("rem");
+            store::reminders::insert(
+                tx,
+                &NewReminder {
+                    tenant_id,
+                    reminder_id: &reminder_id,
+                    opportunity_id,
+                    owner_rep_id: &facts.owner_rep_id,
+                    kind: ReminderKind::FirstContact,
+                    due_at: logged_at,
+                    state: ReminderState::Done,
+                    message: &first_contact_message("", opportunity_id, ""),
+                    now,
+                },
+            )
+            .await?;
+        }
+        tracing::info!(tenant_id, opportunity_id, activity_id = %e.activity_id, kind = %e.kind, "first contact made");
+    }
+    if let Some(due_by) = effects.completes_follow_ups_due_by {
+        store::reminders::complete_follow_ups_due_by(tx, tenant_id, opportunity_id, due_by, now)
+            .await?;
+    }
+    if let Some(due_at) = effects.schedules_follow_up_at {
+        if !store::opportunities::claim_follow_up(tx, tenant_id, opportunity_id, logged_at, now)
+            .await?
+        {
+            tracing::info!(tenant_id, opportunity_id, activity_id = %e.activity_id, "a later activity planned the follow-up already; keeping it");
+            return Ok(());
+        }
+        let replaced =
+            store::reminders::cancel_pending_follow_ups(tx, tenant_id, opportunity_id, now).await?;
+        let reminder_id = new_id("rem");
+        store::reminders::insert(
+            tx,
+            &NewReminder {
+                tenant_id,
+                reminder_id: &reminder_id,
+                opportunity_id,
+                owner_rep_id: &facts.owner_rep_id,
+                kind: ReminderKind::FollowUp,
+                due_at,
+                state: ReminderState::Pending,
+                message: &follow_up_message(opportunity_id, &e.next_step, &e.summary),
+                now,
+            },
+        )
+        .await?;
+        metrics::counter!("shangji_reminders_created_total", "kind" => ReminderKind::FollowUp.as_str()).increment(1);
+        tracing::info!(
+            tenant_id,
+            opportunity_id,
+            reminder_id,
+            due_at,
+            replaced,
+            "follow-up reminder scheduled"
+        );
+    }
+    Ok(())
+}
+
+/// An event that names the owner as of `at`: open reminders follow the newest owner.
+async fn follow_owner(
+    tx: &mut Tx,
+    event: &IncomingEvent,
+    opportunity_id: &str,
+    owner_rep_id: &str,
+    at: i64,
+) -> Result<(), HandlerError> {
+    let tenant_id = event.tenant_id();
+    let now = now_millis();
+    let facts = facts_with_owner(tx, tenant_id, opportunity_id, owner_rep_id, at, now).await?;
+    let moved =
+        store::reminders::reassign_open(tx, tenant_id, opportunity_id, &facts.owner_rep_id, now)
+            .await?;
+    if moved > 0 {
+        tracing::info!(tenant_id, opportunity_id, owner_rep_id = %facts.owner_rep_id, moved, "reminders moved to the new owner");
+    }
+    Ok(())
+}
+
+/// Won or lost: the opportunity's open reminders are cancelled and no new ones come.
+async fn closed(
+    tx: &mut Tx,
+    event: &IncomingEvent,
+    opportunity_id: &str,
+    owner_rep_id: &str,
+    closure: Closure,
+    closed_at: i64,
+) -> Result<(), HandlerError> {
+    let tenant_id = event.tenant_id();
+    let now = now_millis();
+    facts_with_owner(tx, tenant_id, opportunity_id, owner_rep_id, closed_at, now).await?;
+    store::opportunities::record_closed(tx, tenant_id, opportunity_id, closure, closed_at, now)
+        .await?;
+    let cancelled = store::reminders::cancel_open(tx, tenant_id, opportunity_id, now).await?;
+    tracing::info!(
+        tenant_id,
+        opportunity_id,
+        outcome = closure.as_str(),
+        cancelled,
+        "opportunity closed; reminders cancelled"
+    );
+    Ok(())
+}
+
+/// Records the owner an event states and returns what is known about the opportunity.
+/// An event without an owner still creates the row, but can never win over a named one.
+async fn facts_with_owner(
+    tx: &mut Tx,
+    tenant_id: &str,
+    opportunity_id: &str,
+    owner_rep_id: &str,
+    as_of: i64,
+    now: i64,
+) -> Result<OpportunityFacts, HandlerError> {
+    if opportunity_id.is_empty() {
+        return Err(reject("the event names no opportunity_id"));
+    }
+    let as_of = if owner_rep_id.is_empty() {
+        i64::MIN
+    } else {
+        as_of
+    };
+    Ok(
+        store::opportunities::record_owner(tx, tenant_id, opportunity_id, owner_rep_id, as_of, now)
+            .await?,
+    )
+}
+
+/// The time an event carries for what it reports, or when it was published.
+fn time_of(at: Option<&Timestamp>, event: &IncomingEvent) -> i64 {
+    at.map(to_millis)
+        .unwrap_or_else(|| event.occurred_at_millis())
+}
+
+fn reject(reason: &str) -> HandlerError {
+    HandlerError::Reject(anyhow::anyhow!("{reason}"))
+}

@@ -1,0 +1,23 @@
+//! shangji-reminders: timers that make sure every opportunity has a next step.
+//!
+//! An opportunity that opens gets a "first contact due" reminder for its owner; a
+//! logged activity completes it and may schedule a follow-up; a change of owner moves
+//! the reminders, closing the opportunity cancels them. A timer fires reminders that
+//! fell due (publishing `reminder.due`), and `ListDue` shows a rep what needs doing.
+//!
+//! - [`domain`]: the rules, pure.
+//! - [`store`]: reminders and what is known about each opportunity, in SQL.
+//! - [`bus`]: the opportunity event handler.
+//! - [`timer`]: fires due reminders.
+//! - [`api`]: the `ReminderService` gRPC service.
+
+pub mod api;
+pub mod app;
+pub mod bus;
+pub mod config;
+pub mod domain;
+pub mod store;
+pub mod timer;
+
+pub use app::{MIGRATIONS, SPEC, start};
+pub use config::RemindersConfig;

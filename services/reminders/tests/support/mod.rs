@@ -1,0 +1,144 @@
+//! Test helpers: the service in-process on real NATS, events published exactly the way
+//! the outbox relay publishes them, and a gRPC client that names its tenant.
+
+#![allow(dead_code)] // each test file uses its own subset
+
+use std::time::Duration;
+
+use async_nats::jetstream::{self, consumer::pull};
+use prost::Message as _;
+use shangji_contracts::events::{Domain, Envelope, Event};
+use shangji_contracts::reminders::reminder_service_client::ReminderServiceClient;
+use shangji_contracts::time::{from_millis, now_millis};
+use shangji_platform::{RunningService, Settings};
+use shangji_reminders::{RemindersConfig, SPEC};
+use shangji_testkit::{NatsServer, poll_until};
+use tonic::transport::Channel;
+
+pub const WAIT: Duration = Duration::from_secs(20);
+pub const POLL: Duration = Duration::from_millis(25);
+
+/// A running reminders service with its own NATS and data folder.
+pub struct Harness {
+    pub service: Option<RunningService>,
+    pub nats: NatsServer,
+    pub js: jetstream::Context,
+    pub client: async_nats::Client,
+    pub grpc: ReminderServiceClient<Channel>,
+    _data: tempfile::TempDir,
+}
+
+impl Harness {
+    pub async fn start(config: RemindersConfig) -> Harness {
+        let nats = NatsServer::start().await.expect("nats-server starts");
+        let data = tempfile::tempdir().expect("temp dir");
+        let mut settings: Settings = SPEC.default_settings();
+        settings.listen_addr = "127.0.0.1:0".parse().expect("address");
+        settings.metrics_addr = None;
+        settings.data_dir = data.path().to_path_buf();
+        settings.nats_url = nats.url();
+        settings.bus.outbox_poll_ms = 20;
+        let service = shangji_reminders::start(settings, config)
+            .await
+            .expect("service starts");
+        let grpc = ReminderServiceClient::connect(service.endpoint())
+            .await
+            .expect("grpc connects");
+        let client = async_nats::connect(nats.url())
+            .await
+            .expect("nats connects");
+        let js = jetstream::new(client.clone());
+        Harness {
+            service: Some(service),
+            nats,
+            js,
+            client,
+            grpc,
+            _data: data,
+        }
+    }
+
+    /// Publishes `event` for `tenant` as the producing service's relay would; returns the
+    /// envelope (to publish again) and the stream sequence.
+    pub async fn publish<E: Event>(&self, tenant: &str, event: &E) -> (Envelope, u64) {
+        let envelope = envelope(tenant, event);
+        let seq = self
+            .publish_envelope::<E>(&envelope, &envelope.event_id)
+            .await;
+        (envelope, seq)
+    }
+
+    /// Publishes an envelope with the given `Nats-Msg-Id`. Re-publishing an envelope under a
+    /// new message id gets it past JetStream's de-duplication, as a redelivery would.
+    pub async fn publish_envelope<E: Event>(&self, envelope: &Envelope, msg_id: &str) -> u64 {
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert("Nats-Msg-Id", msg_id);
+        self.js
+            .publish_with_headers(E::subject(), headers, envelope.encode_to_vec().into())
+            .await
+            .expect("publish")
+            .await
+            .expect("publish ack")
+            .sequence
+    }
+
+    /// Waits until the service's consumer on `domain` has acked everything up to `seq`.
+    pub async fn consumed(&self, domain: Domain, seq: u64) {
+        let js = self.js.clone();
+        poll_until("the consumer to ack the event", WAIT, POLL, || {
+            let js = js.clone();
+            async move {
+                let stream = js
+                    .get_stream(domain.stream_name())
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let mut consumer: jetstream::consumer::Consumer<pull::Config> = stream
+                    .get_consumer(SPEC.name)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let floor = consumer
+                    .info()
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .ack_floor
+                    .stream_sequence;
+                if floor >= seq {
+                    Ok(())
+                } else {
+                    Err(format!("ack floor {floor} < {seq}"))
+                }
+            }
+        })
+        .await
+        .expect("event consumed");
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(service) = self.service.take() {
+            service.stop().await.expect("service stops cleanly");
+        }
+    }
+}
+
+pub fn envelope<E: Event>(tenant: &str, event: &E) -> Envelope {
+    Envelope {
+        event_id: shangji_platform::ids::new_event_id(),
+        event_type: E::TYPE.to_owned(),
+        tenant_id: tenant.to_owned(),
+        user_id: "test".to_owned(),
+        occurred_at: Some(from_millis(now_millis())),
+        causation_id: String::new(),
+        correlation_id: "lead_test".to_owned(),
+        producer: "pipeline".to_owned(),
+        payload: event.encode_to_vec(),
+    }
+}
+
+/// `message` with `x-tenant-id: tenant`.
+pub fn request<T>(tenant: &str, message: T) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    request
+        .metadata_mut()
+        .insert("x-tenant-id", tenant.parse().expect("ascii tenant"));
+    request
+}
