@@ -5,7 +5,9 @@ use std::process::Command;
 use shangji_testkit::{SERVICES, binary_dir};
 
 fn binary(service: &str) -> std::path::PathBuf {
-    binary_dir().expect("target dir").join(format!("shangji-{service}"))
+    binary_dir()
+        .expect("target dir")
+        .join(format!("shangji-{service}"))
 }
 
 #[test]
@@ -14,10 +16,19 @@ fn dump_config_prints_the_effective_settings() {
         let out = Command::new(binary(service))
             .arg("--dump-config")
             .env("SHANGJI_NATS_URL", "nats://127.0.0.1:4999")
-            .env(format!("SHANGJI_{}_LISTEN_ADDR", service.to_uppercase()), "127.0.0.1:6000")
+            .env(
+                format!("SHANGJI_{}_LISTEN_ADDR", service.to_uppercase()),
+                "127.0.0.1:6000",
+            )
             .output()
-            .unwrap_or_else(|e| panic!("run shangji-{service} (cargo build --workspace --bins first): {e}"));
-        assert!(out.status.success(), "{service}: {}", String::from_utf8_lossy(&out.stderr));
+            .unwrap_or_else(|e| {
+                panic!("run shangji-{service} (cargo build --workspace --bins first): {e}")
+            });
+        assert!(
+            out.status.success(),
+            "{service}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let config: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
         assert_eq!(config["service"], *service);
         assert_eq!(config["nats_url"], "nats://127.0.0.1:4999");
@@ -31,7 +42,10 @@ fn a_bad_setting_exits_64_naming_it() {
     for service in SERVICES {
         let out = Command::new(binary(service))
             .arg("--dump-config")
-            .env(format!("SHANGJI_{}_METRICS_ADDR", service.to_uppercase()), "somewhere")
+            .env(
+                format!("SHANGJI_{}_METRICS_ADDR", service.to_uppercase()),
+                "somewhere",
+            )
             .output()
             .unwrap();
         assert_eq!(out.status.code(), Some(64), "{service}");
@@ -43,6 +57,17 @@ fn a_bad_setting_exits_64_naming_it() {
             .output()
             .unwrap();
         assert_eq!(out.status.code(), Some(64), "{service}");
-        assert!(String::from_utf8_lossy(&out.stderr).contains("database_url"), "{service}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("database_url"),
+            "{service}"
+        );
     }
+
+    // A service's own section is checked at load time too.
+    let out = Command::new(binary("pipeline"))
+        .env("SHANGJI_PIPELINE_DEFAULT_CURRENCY", "yuan")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(64));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("default_currency"));
 }

@@ -15,8 +15,8 @@ use shangji_contracts::common::Lead;
 use shangji_contracts::dedup::{CheckDuplicateRequest, GetCustomerRequest, MatchDecision};
 use shangji_contracts::intake::{GetLeadResponse, LeadStatus, SubmitLeadRequest};
 use shangji_contracts::pipeline::{
-    AdvanceStageRequest, CloseOpportunityRequest, CloseOutcome, GetOpportunityRequest, ListOpportunitiesRequest,
-    LogActivityRequest,
+    AdvanceStageRequest, CloseOpportunityRequest, CloseOutcome, GetOpportunityRequest,
+    ListOpportunitiesRequest, LogActivityRequest,
 };
 use shangji_contracts::reminders::ListDueRequest;
 use shangji_e2e::{Clients, tenant_request};
@@ -58,7 +58,13 @@ async fn submit(clients: &Clients, key: &str, lead: Lead) -> String {
     clients
         .intake
         .clone()
-        .submit_lead(tenant_request(TENANT, SubmitLeadRequest { idempotency_key: key.into(), lead: Some(lead) }))
+        .submit_lead(tenant_request(
+            TENANT,
+            SubmitLeadRequest {
+                idempotency_key: key.into(),
+                lead: Some(lead),
+            },
+        ))
         .await
         .expect("lead accepted")
         .into_inner()
@@ -72,24 +78,45 @@ fn statuses(lead: &GetLeadResponse) -> Vec<i32> {
 /// The flow every deployment must get right, whatever the database.
 async fn lead_flow(clients: &Clients) {
     let mut assignment = clients.assignment.clone();
-    for r in [rep("zhang", "张三", "east", "华东"), rep("li", "李四", "east", "华东"), rep("wu", "吴五", "north", "华北")] {
-        assignment.upsert_rep(tenant_request(TENANT, r)).await.unwrap();
+    for r in [
+        rep("zhang", "张三", "east", "华东"),
+        rep("li", "李四", "east", "华东"),
+        rep("wu", "吴五", "north", "华北"),
+    ] {
+        assignment
+            .upsert_rep(tenant_request(TENANT, r))
+            .await
+            .unwrap();
     }
 
     // A new customer: received, qualified (new), assigned by round robin within the
     // team covering 华东, opportunity opened in the first stage.
     let lead_a = submit(clients, "web-1", wang("138 0013 8000", "王伟")).await;
     let a = clients
-        .lead_until(TENANT, &lead_a, "lead A to get its opportunity", |l| !l.opportunity_id.is_empty())
+        .lead_until(TENANT, &lead_a, "lead A to get its opportunity", |l| {
+            !l.opportunity_id.is_empty()
+        })
         .await
         .unwrap();
     assert!(a.new_customer);
     assert!(a.customer_id.starts_with("cus_"));
-    assert!(["zhang", "li"].contains(&a.owner_rep_id.as_str()), "owner {} covers 华东", a.owner_rep_id);
+    assert!(
+        ["zhang", "li"].contains(&a.owner_rep_id.as_str()),
+        "owner {} covers 华东",
+        a.owner_rep_id
+    );
     assert_eq!(a.status, LeadStatus::OpportunityCreated as i32);
     let trail = statuses(&a);
-    for step in [LeadStatus::Received, LeadStatus::Qualified, LeadStatus::Assigned, LeadStatus::OpportunityCreated] {
-        assert!(trail.contains(&(step as i32)), "trail {trail:?} has {step:?}");
+    for step in [
+        LeadStatus::Received,
+        LeadStatus::Qualified,
+        LeadStatus::Assigned,
+        LeadStatus::OpportunityCreated,
+    ] {
+        assert!(
+            trail.contains(&(step as i32)),
+            "trail {trail:?} has {step:?}"
+        );
     }
     assert!(!a.grade.is_empty() && a.score > 0.0);
 
@@ -99,7 +126,10 @@ async fn lead_flow(clients: &Clients) {
         .clone()
         .submit_lead(tenant_request(
             TENANT,
-            SubmitLeadRequest { idempotency_key: "web-1".into(), lead: Some(wang("138 0013 8000", "王伟")) },
+            SubmitLeadRequest {
+                idempotency_key: "web-1".into(),
+                lead: Some(wang("138 0013 8000", "王伟")),
+            },
         ))
         .await
         .unwrap()
@@ -108,16 +138,30 @@ async fn lead_flow(clients: &Clients) {
     assert!(retry.replayed);
 
     let decided = assignment
-        .get_assignment(tenant_request(TENANT, GetAssignmentRequest { lead_id: lead_a.clone() }))
+        .get_assignment(tenant_request(
+            TENANT,
+            GetAssignmentRequest {
+                lead_id: lead_a.clone(),
+            },
+        ))
         .await
         .unwrap()
         .into_inner();
     assert_eq!(decided.rep_id, a.owner_rep_id);
-    assert!(decided.rule.starts_with("round-robin"), "rule {}", decided.rule);
+    assert!(
+        decided.rule.starts_with("round-robin"),
+        "rule {}",
+        decided.rule
+    );
 
     let mut pipeline = clients.pipeline.clone();
     let opp_a = pipeline
-        .get_opportunity(tenant_request(TENANT, GetOpportunityRequest { opportunity_id: a.opportunity_id.clone() }))
+        .get_opportunity(tenant_request(
+            TENANT,
+            GetOpportunityRequest {
+                opportunity_id: a.opportunity_id.clone(),
+            },
+        ))
         .await
         .unwrap()
         .into_inner()
@@ -132,7 +176,12 @@ async fn lead_flow(clients: &Clients) {
     // lead is recorded on the open opportunity instead of opening a second one.
     let lead_b = submit(clients, "wechat-7", wang("+86 138-0013-8000", "王先生")).await;
     let b = clients
-        .lead_until(TENANT, &lead_b, "lead B to reach the open opportunity", |l| !l.opportunity_id.is_empty())
+        .lead_until(
+            TENANT,
+            &lead_b,
+            "lead B to reach the open opportunity",
+            |l| !l.opportunity_id.is_empty(),
+        )
         .await
         .unwrap();
     assert_eq!(b.customer_id, a.customer_id);
@@ -143,7 +192,10 @@ async fn lead_flow(clients: &Clients) {
     let of_customer = pipeline
         .list_opportunities(tenant_request(
             TENANT,
-            ListOpportunitiesRequest { customer_id: a.customer_id.clone(), ..Default::default() },
+            ListOpportunitiesRequest {
+                customer_id: a.customer_id.clone(),
+                ..Default::default()
+            },
         ))
         .await
         .unwrap()
@@ -152,7 +204,12 @@ async fn lead_flow(clients: &Clients) {
 
     let mut dedup = clients.dedup.clone();
     let customer = dedup
-        .get_customer(tenant_request(TENANT, GetCustomerRequest { customer_id: a.customer_id.clone() }))
+        .get_customer(tenant_request(
+            TENANT,
+            GetCustomerRequest {
+                customer_id: a.customer_id.clone(),
+            },
+        ))
         .await
         .unwrap()
         .into_inner();
@@ -161,7 +218,10 @@ async fn lead_flow(clients: &Clients) {
         .check_duplicate(tenant_request(
             TENANT,
             CheckDuplicateRequest {
-                lead: Some(Lead { phone: "0086 13800138000".into(), ..Default::default() }),
+                lead: Some(Lead {
+                    phone: "0086 13800138000".into(),
+                    ..Default::default()
+                }),
                 limit: 5,
             },
         ))
@@ -180,37 +240,62 @@ async fn lead_flow(clients: &Clients) {
     c2.email = "zhao@sto.example.cn".into();
     let (lead_c1, lead_c2) = tokio::join!(submit(clients, "c-1", c1), submit(clients, "c-2", c2));
     let done = |l: &GetLeadResponse| !l.opportunity_id.is_empty();
-    let c1 = clients.lead_until(TENANT, &lead_c1, "lead C1 done", done).await.unwrap();
-    let c2 = clients.lead_until(TENANT, &lead_c2, "lead C2 done", done).await.unwrap();
+    let c1 = clients
+        .lead_until(TENANT, &lead_c1, "lead C1 done", done)
+        .await
+        .unwrap();
+    let c2 = clients
+        .lead_until(TENANT, &lead_c2, "lead C2 done", done)
+        .await
+        .unwrap();
     assert_eq!(c1.customer_id, c2.customer_id);
     assert_ne!(c1.customer_id, a.customer_id);
     assert_eq!(c1.owner_rep_id, c2.owner_rep_id);
     assert_eq!(c1.opportunity_id, c2.opportunity_id);
-    assert_ne!(c1.owner_rep_id, a.owner_rep_id, "round robin gave the next rep of the team");
+    assert_ne!(
+        c1.owner_rep_id, a.owner_rep_id,
+        "round robin gave the next rep of the team"
+    );
 
     // The owner is reminded to make first contact.
     let owner = a.owner_rep_id.clone();
     let opportunity_a = a.opportunity_id.clone();
-    poll_until("a first-contact reminder for the owner", Duration::from_secs(30), Duration::from_millis(100), || {
-        let mut reminders = clients.reminders.clone();
-        let request = tenant_request(
-            TENANT,
-            ListDueRequest {
-                owner_rep_id: owner.clone(),
-                within: Some(prost_types::Duration { seconds: 48 * 3600, nanos: 0 }),
-                limit: 100,
-            },
-        );
-        let opportunity_a = opportunity_a.clone();
-        async move {
-            let due = reminders.list_due(request).await.map_err(|e| e.to_string())?.into_inner();
-            if due.reminders.iter().any(|r| r.opportunity_id == opportunity_a && r.kind == "first_contact") {
-                Ok(())
-            } else {
-                Err(format!("{:?}", due.reminders))
+    poll_until(
+        "a first-contact reminder for the owner",
+        Duration::from_secs(30),
+        Duration::from_millis(100),
+        || {
+            let mut reminders = clients.reminders.clone();
+            let request = tenant_request(
+                TENANT,
+                ListDueRequest {
+                    owner_rep_id: owner.clone(),
+                    within: Some(prost_types::Duration {
+                        seconds: 48 * 3600,
+                        nanos: 0,
+                    }),
+                    limit: 100,
+                },
+            );
+            let opportunity_a = opportunity_a.clone();
+            async move {
+                let due = reminders
+                    .list_due(request)
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .into_inner();
+                if due
+                    .reminders
+                    .iter()
+                    .any(|r| r.opportunity_id == opportunity_a && r.kind == "first_contact")
+                {
+                    Ok(())
+                } else {
+                    Err(format!("{:?}", due.reminders))
+                }
             }
-        }
-    })
+        },
+    )
     .await
     .unwrap();
 
@@ -237,7 +322,10 @@ async fn lead_flow(clients: &Clients) {
                 kind: "call".into(),
                 summary: "首次电话沟通，确认需求".into(),
                 next_step: "发送方案".into(),
-                next_follow_up_at: Some(prost_types::Timestamp { seconds: 4_102_444_800, nanos: 0 }),
+                next_follow_up_at: Some(prost_types::Timestamp {
+                    seconds: 4_102_444_800,
+                    nanos: 0,
+                }),
             },
         ))
         .await
@@ -260,23 +348,42 @@ async fn lead_flow(clients: &Clients) {
     assert_eq!(won.stage, "won");
 
     // Analytics saw all of it.
-    let funnel = poll_until("the funnel to count the win", Duration::from_secs(30), Duration::from_millis(100), || {
-        let mut analytics = clients.analytics.clone();
-        async move {
-            let f = analytics
-                .funnel(tenant_request(TENANT, FunnelRequest::default()))
-                .await
-                .map_err(|e| e.to_string())?
-                .into_inner();
-            if f.opportunities_won == 1 && f.leads_received == 4 { Ok(f) } else { Err(format!("{f:?}")) }
-        }
-    })
+    let funnel = poll_until(
+        "the funnel to count the win",
+        Duration::from_secs(30),
+        Duration::from_millis(100),
+        || {
+            let mut analytics = clients.analytics.clone();
+            async move {
+                let f = analytics
+                    .funnel(tenant_request(TENANT, FunnelRequest::default()))
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .into_inner();
+                if f.opportunities_won == 1 && f.leads_received == 4 {
+                    Ok(f)
+                } else {
+                    Err(format!("{f:?}"))
+                }
+            }
+        },
+    )
     .await
     .unwrap();
-    let stage = |name: &str| funnel.stages.iter().find(|s| s.stage == name).cloned().unwrap();
+    let stage = |name: &str| {
+        funnel
+            .stages
+            .iter()
+            .find(|s| s.stage == name)
+            .cloned()
+            .unwrap()
+    };
     assert_eq!(stage("lead").count, 2, "{funnel:?}");
     assert_eq!(stage("qualified").count, 1, "{funnel:?}");
-    assert!((stage("lead").conversion_to_next - 0.5).abs() < 1e-9, "{funnel:?}");
+    assert!(
+        (stage("lead").conversion_to_next - 0.5).abs() < 1e-9,
+        "{funnel:?}"
+    );
     assert_eq!(funnel.won_amount, 600_000.0);
 
     // Reps of the tenant are listed with their load; another tenant sees nothing.
@@ -287,7 +394,10 @@ async fn lead_flow(clients: &Clients) {
         .into_inner();
     assert_eq!(reps.reps.len(), 3);
     let theirs = pipeline
-        .list_opportunities(tenant_request("globex", ListOpportunitiesRequest::default()))
+        .list_opportunities(tenant_request(
+            "globex",
+            ListOpportunitiesRequest::default(),
+        ))
         .await
         .unwrap()
         .into_inner();
@@ -303,18 +413,54 @@ fn refused<T: std::fmt::Debug>(result: Result<tonic::Response<T>, tonic::Status>
 /// Every service refuses a call without a tenant, and serves reflection.
 async fn contracts_are_discoverable_and_guarded(system: &System, clients: &Clients) {
     use shangji_contracts::analytics::FunnelRequest;
-    refused(clients.intake.clone().get_lead(shangji_contracts::intake::GetLeadRequest::default()).await);
-    refused(clients.dedup.clone().get_customer(GetCustomerRequest::default()).await);
-    refused(clients.assignment.clone().list_reps(ListRepsRequest::default()).await);
-    refused(clients.pipeline.clone().list_opportunities(ListOpportunitiesRequest::default()).await);
-    refused(clients.reminders.clone().list_due(ListDueRequest::default()).await);
-    refused(clients.analytics.clone().funnel(FunnelRequest::default()).await);
+    refused(
+        clients
+            .intake
+            .clone()
+            .get_lead(shangji_contracts::intake::GetLeadRequest::default())
+            .await,
+    );
+    refused(
+        clients
+            .dedup
+            .clone()
+            .get_customer(GetCustomerRequest::default())
+            .await,
+    );
+    refused(
+        clients
+            .assignment
+            .clone()
+            .list_reps(ListRepsRequest::default())
+            .await,
+    );
+    refused(
+        clients
+            .pipeline
+            .clone()
+            .list_opportunities(ListOpportunitiesRequest::default())
+            .await,
+    );
+    refused(
+        clients
+            .reminders
+            .clone()
+            .list_due(ListDueRequest::default())
+            .await,
+    );
+    refused(
+        clients
+            .analytics
+            .clone()
+            .funnel(FunnelRequest::default())
+            .await,
+    );
 
     use tokio_stream::StreamExt as _;
+    use tonic_reflection::pb::v1::ServerReflectionRequest;
     use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
     use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
     use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
-    use tonic_reflection::pb::v1::ServerReflectionRequest;
     for (service, name) in [
         ("intake", "shangji.intake.v1.IntakeService"),
         ("dedup", "shangji.dedup.v1.DedupService"),
@@ -344,16 +490,22 @@ async fn contracts_are_discoverable_and_guarded(system: &System, clients: &Clien
         };
         let names: Vec<_> = list.service.into_iter().map(|s| s.name).collect();
         assert!(names.iter().any(|n| n == name), "{service} lists {names:?}");
-        assert!(names.iter().any(|n| n == "grpc.health.v1.Health"), "{service} lists {names:?}");
+        assert!(
+            names.iter().any(|n| n == "grpc.health.v1.Health"),
+            "{service} lists {names:?}"
+        );
     }
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_whole_flow_on_sqlite_is_one_trace_and_stops_cleanly() {
     let otlp = OtlpReceiver::start().await.unwrap();
-    let system = System::start(SystemOptions { otlp_endpoint: Some(otlp.endpoint()), ..Default::default() })
-        .await
-        .unwrap();
+    let system = System::start(SystemOptions {
+        otlp_endpoint: Some(otlp.endpoint()),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
     let clients = Clients::connect(&system).await.unwrap();
     contracts_are_discoverable_and_guarded(&system, &clients).await;
 
@@ -361,32 +513,62 @@ async fn the_whole_flow_on_sqlite_is_one_trace_and_stops_cleanly() {
     clients
         .assignment
         .clone()
-        .upsert_rep(tenant_request("traced", rep("sun", "孙八", "south", "华南")))
+        .upsert_rep(tenant_request(
+            "traced",
+            rep("sun", "孙八", "south", "华南"),
+        ))
         .await
         .unwrap();
     let trace_id = "5a1e5c0ffee0ddba11ca75e1ead5afe0";
     let mut lead = wang("13700001234", "钱七");
     lead.region = "华南".into();
-    let mut request =
-        tenant_request("traced", SubmitLeadRequest { idempotency_key: "t-1".into(), lead: Some(lead) });
-    request
-        .metadata_mut()
-        .insert("traceparent", format!("00-{trace_id}-00f067aa0ba902b7-01").parse().unwrap());
-    let traced_lead = clients.intake.clone().submit_lead(request).await.unwrap().into_inner().lead_id;
+    let mut request = tenant_request(
+        "traced",
+        SubmitLeadRequest {
+            idempotency_key: "t-1".into(),
+            lead: Some(lead),
+        },
+    );
+    request.metadata_mut().insert(
+        "traceparent",
+        format!("00-{trace_id}-00f067aa0ba902b7-01")
+            .parse()
+            .unwrap(),
+    );
+    let traced_lead = clients
+        .intake
+        .clone()
+        .submit_lead(request)
+        .await
+        .unwrap()
+        .into_inner()
+        .lead_id;
     clients
-        .lead_until("traced", &traced_lead, "the traced lead to get its opportunity", |l| {
-            !l.opportunity_id.is_empty()
-        })
+        .lead_until(
+            "traced",
+            &traced_lead,
+            "the traced lead to get its opportunity",
+            |l| !l.opportunity_id.is_empty(),
+        )
         .await
         .unwrap();
-    let all_six: BTreeSet<String> =
-        shangji_testkit::SERVICES.iter().map(|s| format!("shangji-{s}")).collect();
+    let all_six: BTreeSet<String> = shangji_testkit::SERVICES
+        .iter()
+        .map(|s| format!("shangji-{s}"))
+        .collect();
     let spans = otlp
-        .wait_for("spans from all six services in the lead's trace", Duration::from_secs(30), |spans| {
-            let seen: BTreeSet<String> =
-                spans.iter().filter(|s| s.trace_id == trace_id).map(|s| s.service_name.clone()).collect();
-            seen.is_superset(&all_six)
-        })
+        .wait_for(
+            "spans from all six services in the lead's trace",
+            Duration::from_secs(30),
+            |spans| {
+                let seen: BTreeSet<String> = spans
+                    .iter()
+                    .filter(|s| s.trace_id == trace_id)
+                    .map(|s| s.service_name.clone())
+                    .collect();
+                seen.is_superset(&all_six)
+            },
+        )
         .await;
     let seen: BTreeSet<String> = otlp
         .spans()
@@ -394,24 +576,42 @@ async fn the_whole_flow_on_sqlite_is_one_trace_and_stops_cleanly() {
         .filter(|s| s.trace_id == trace_id)
         .map(|s| s.service_name.clone())
         .collect();
-    assert!(spans.is_ok(), "one trace spans all six services; saw {seen:?}");
+    assert!(
+        spans.is_ok(),
+        "one trace spans all six services; saw {seen:?}"
+    );
     // The intake span is the caller's child: the trace starts where the caller is.
     let traced = otlp.spans();
     let submit_span = traced
         .iter()
-        .find(|s| s.trace_id == trace_id && s.service_name == "shangji-intake" && s.name.contains("SubmitLead"))
+        .find(|s| {
+            s.trace_id == trace_id
+                && s.service_name == "shangji-intake"
+                && s.name.contains("SubmitLead")
+        })
         .expect("intake's SubmitLead span");
     assert_eq!(submit_span.parent_span_id, "00f067aa0ba902b7");
 
     lead_flow(&clients).await;
-    system.shutdown().await.expect("every service exits 0 on SIGTERM");
+    system
+        .shutdown()
+        .await
+        .expect("every service exits 0 on SIGTERM");
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_whole_flow_on_postgres() {
     let pg = Postgres::start().await.unwrap();
-    let system = System::start(SystemOptions { postgres: Some(&pg), ..Default::default() }).await.unwrap();
+    let system = System::start(SystemOptions {
+        postgres: Some(&pg),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
     let clients = Clients::connect(&system).await.unwrap();
     lead_flow(&clients).await;
-    system.shutdown().await.expect("every service exits 0 on SIGTERM");
+    system
+        .shutdown()
+        .await
+        .expect("every service exits 0 on SIGTERM");
 }

@@ -28,7 +28,12 @@ impl Clients {
     pub async fn connect(system: &System) -> anyhow::Result<Clients> {
         let channel = |name: &str| {
             let endpoint = system.endpoint(name);
-            async move { Channel::from_shared(endpoint)?.connect().await.map_err(anyhow::Error::from) }
+            async move {
+                Channel::from_shared(endpoint)?
+                    .connect()
+                    .await
+                    .map_err(anyhow::Error::from)
+            }
         };
         Ok(Clients {
             intake: IntakeServiceClient::new(channel("intake").await?),
@@ -48,19 +53,33 @@ impl Clients {
         what: &str,
         done: impl Fn(&GetLeadResponse) -> bool,
     ) -> anyhow::Result<GetLeadResponse> {
-        poll_until(what, Duration::from_secs(30), Duration::from_millis(50), || {
-            let mut intake = self.intake.clone();
-            let request = tenant_request(tenant, GetLeadRequest { lead_id: lead_id.to_owned() });
-            let done = &done;
-            async move {
-                let lead = intake.get_lead(request).await.map_err(|e| e.to_string())?.into_inner();
-                if done(&lead) {
-                    Ok(lead)
-                } else {
-                    Err(format!("status {:?}, trail {:?}", lead.status, lead.trail))
+        poll_until(
+            what,
+            Duration::from_secs(30),
+            Duration::from_millis(50),
+            || {
+                let mut intake = self.intake.clone();
+                let request = tenant_request(
+                    tenant,
+                    GetLeadRequest {
+                        lead_id: lead_id.to_owned(),
+                    },
+                );
+                let done = &done;
+                async move {
+                    let lead = intake
+                        .get_lead(request)
+                        .await
+                        .map_err(|e| e.to_string())?
+                        .into_inner();
+                    if done(&lead) {
+                        Ok(lead)
+                    } else {
+                        Err(format!("status {:?}, trail {:?}", lead.status, lead.trail))
+                    }
                 }
-            }
-        })
+            },
+        )
         .await
     }
 }

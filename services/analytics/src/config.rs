@@ -6,3 +6,5 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(default)]
 pub struct AnalyticsConfig {}
+
+impl shangji_platform::config::ServiceConfig for AnalyticsConfig {}

@@ -9,3 +9,5 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct AssignmentConfig {}
+
+impl shangji_platform::config::ServiceConfig for AssignmentConfig {}

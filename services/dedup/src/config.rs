@@ -77,6 +77,12 @@ impl DedupConfig {
     }
 }
 
+impl shangji_platform::config::ServiceConfig for DedupConfig {
+    fn validate(&self) -> anyhow::Result<()> {
+        self.thresholds().map(|_| ()).map_err(anyhow::Error::from)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

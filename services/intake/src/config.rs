@@ -16,3 +16,5 @@ impl Default for IntakeConfig {
         }
     }
 }
+
+impl shangji_platform::config::ServiceConfig for IntakeConfig {}

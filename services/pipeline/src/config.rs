@@ -32,6 +32,12 @@ impl PipelineConfig {
     }
 }
 
+impl shangji_platform::config::ServiceConfig for PipelineConfig {
+    fn validate(&self) -> anyhow::Result<()> {
+        PipelineConfig::validate(self)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

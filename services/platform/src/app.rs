@@ -15,15 +15,13 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::Parser;
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tonic::service::Routes;
 use tonic_health::ServingStatus;
 
 use crate::bus::{self, Bus, ConsumerSpec, Handler};
-use crate::config::{self, Settings};
+use crate::config::{self, ServiceConfig, Settings};
 use crate::db::{Db, Migrations};
 use crate::grpc::GrpcTraceLayer;
 
@@ -261,7 +259,7 @@ pub type StartFn<C> =
 /// configuration section; `start_service` builds and starts it.
 pub fn main<C>(spec: &ServiceSpec, own_defaults: C, start_service: StartFn<C>) -> ExitCode
 where
-    C: Serialize + DeserializeOwned + Send + 'static,
+    C: ServiceConfig,
 {
     let binary = format!("shangji-{}", spec.name);
     let args = Args::parse();

@@ -137,8 +137,19 @@ impl Settings {
     }
 }
 
+/// A service's own settings section: serde for loading, `validate` for the checks serde
+/// cannot express (ranges, formats). A failure stops the binary with exit code 64.
+pub trait ServiceConfig: Serialize + DeserializeOwned + Send + 'static {
+    /// Says which setting is wrong and why.
+    fn validate(&self) -> anyhow::Result<()> {
+        Ok(())
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    #[error("{0}")]
+    Service(String),
     #[error("configuration error: {0}")]
     Parse(String),
     #[error("configuration error in `{setting}`: {reason}")]
@@ -177,7 +188,7 @@ pub fn load<T>(
     file: Option<&Path>,
 ) -> Result<(Settings, T), ConfigError>
 where
-    T: Serialize + DeserializeOwned,
+    T: ServiceConfig,
 {
     let service = base.service.clone();
     let file = file
@@ -191,10 +202,15 @@ where
     let own: T = figment(&service, &own_defaults, file.as_deref())
         .extract()
         .map_err(|e| ConfigError::Parse(e.to_string()))?;
+    own.validate()
+        .map_err(|e| ConfigError::Service(format!("{e:#}")))?;
     Ok((settings, own))
 }
 
 #[cfg(test)]
+// figment's Jail closures return figment's (large) error type; Jail also serialises and
+// restores the environment, so these tests never see each other's variables.
+#[allow(clippy::result_large_err)]
 mod tests {
     use super::*;
     use figment::Jail;
@@ -203,6 +219,8 @@ mod tests {
     struct Own {
         first_contact_hours: u32,
     }
+
+    impl ServiceConfig for Own {}
 
     #[test]
     fn own_prefix_wins_over_shared_and_other_services_are_ignored() {

@@ -35,28 +35,22 @@ static TEST_TABLES: Migrations = Migrations {
 struct Recorder;
 
 impl Handler for Recorder {
-    fn handle<'a>(
-        &'a self,
-        tx: &'a mut Tx,
-        event: &'a IncomingEvent,
-    ) -> impl Future<Output = Result<(), HandlerError>> + Send + 'a {
-        async move {
-            if event.is::<LeadPooled>() {
-                return Err(HandlerError::Reject(anyhow::anyhow!(
-                    "pooled leads are not for me"
-                )));
-            }
-            let e: LeadReceived = event.decode()?;
-            if e.lead_id == "retry-me" {
-                return Err(HandlerError::Retry(anyhow::anyhow!("still not ready")));
-            }
-            sqlx::query("INSERT INTO applied (event_id, lead_id) VALUES ($1, $2)")
-                .bind(event.event_id())
-                .bind(&e.lead_id)
-                .execute(&mut **tx)
-                .await?;
-            Ok(())
+    async fn handle(&self, tx: &mut Tx, event: &IncomingEvent) -> Result<(), HandlerError> {
+        if event.is::<LeadPooled>() {
+            return Err(HandlerError::Reject(anyhow::anyhow!(
+                "pooled leads are not for me"
+            )));
         }
+        let e: LeadReceived = event.decode()?;
+        if e.lead_id == "retry-me" {
+            return Err(HandlerError::Retry(anyhow::anyhow!("still not ready")));
+        }
+        sqlx::query("INSERT INTO applied (event_id, lead_id) VALUES ($1, $2)")
+            .bind(event.event_id())
+            .bind(&e.lead_id)
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
     }
 }
 

@@ -36,6 +36,12 @@ impl RemindersConfig {
     }
 }
 
+impl shangji_platform::config::ServiceConfig for RemindersConfig {
+    fn validate(&self) -> anyhow::Result<()> {
+        RemindersConfig::validate(self)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -107,41 +107,35 @@ fn step_of(event: &IncomingEvent) -> Result<Option<Step>, HandlerError> {
 }
 
 impl Handler for LeadProgress {
-    fn handle<'a>(
-        &'a self,
-        tx: &'a mut Tx,
-        event: &'a IncomingEvent,
-    ) -> impl Future<Output = Result<(), HandlerError>> + Send + 'a {
-        async move {
-            let Some(step) = step_of(event)? else {
-                return Ok(());
-            };
-            let tenant = event.tenant_id();
-            let Some(mut progress) = store::load_progress(tx, tenant, &step.lead_id).await? else {
-                // Leads from other systems can reach pipeline without intake; nothing to track.
-                tracing::debug!(lead.id = %step.lead_id, "event for a lead intake does not know");
-                return Ok(());
-            };
-            let producer = event.envelope.producer.clone();
-            let recorded = store::insert_step(
-                tx,
-                tenant,
-                &step.lead_id,
-                event.event_id(),
-                step.status as i32,
-                &step.detail,
-                &producer,
-                event.occurred_at_millis(),
-            )
-            .await?;
-            if !recorded {
-                return Ok(());
-            }
-            let current = LeadStatus::try_from(progress.status).unwrap_or(LeadStatus::Received);
-            progress.status = status::advance(current, step.status) as i32;
-            (step.apply)(&mut progress);
-            store::save_progress(tx, tenant, &step.lead_id, &progress, now_millis()).await?;
-            Ok(())
+    async fn handle(&self, tx: &mut Tx, event: &IncomingEvent) -> Result<(), HandlerError> {
+        let Some(step) = step_of(event)? else {
+            return Ok(());
+        };
+        let tenant = event.tenant_id();
+        let Some(mut progress) = store::load_progress(tx, tenant, &step.lead_id).await? else {
+            // Leads from other systems can reach pipeline without intake; nothing to track.
+            tracing::debug!(lead.id = %step.lead_id, "event for a lead intake does not know");
+            return Ok(());
+        };
+        let producer = event.envelope.producer.clone();
+        let recorded = store::insert_step(
+            tx,
+            tenant,
+            &step.lead_id,
+            event.event_id(),
+            step.status as i32,
+            &step.detail,
+            &producer,
+            event.occurred_at_millis(),
+        )
+        .await?;
+        if !recorded {
+            return Ok(());
         }
+        let current = LeadStatus::try_from(progress.status).unwrap_or(LeadStatus::Received);
+        progress.status = status::advance(current, step.status) as i32;
+        (step.apply)(&mut progress);
+        store::save_progress(tx, tenant, &step.lead_id, &progress, now_millis()).await?;
+        Ok(())
     }
 }
