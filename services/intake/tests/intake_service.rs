@@ -11,7 +11,7 @@ use shangji_contracts::events::{Envelope, Event};
 use shangji_contracts::intake::intake_service_client::IntakeServiceClient;
 use shangji_contracts::intake::{GetLeadRequest, GetLeadResponse, LeadStatus, SubmitLeadRequest};
 use shangji_platform::{RunningService, Settings};
-use shangji_testkit::{NatsServer, poll_until};
+use shangji_testkit::{NatsServer, events, poll_until};
 use tonic::transport::Channel;
 use tonic_types::StatusExt as _;
 
@@ -87,24 +87,9 @@ async fn get(
 async fn publish_as<E: Event>(nats: &NatsServer, tenant: &str, event_id: &str, event: &E) {
     let client = async_nats::connect(nats.url()).await.unwrap();
     let js = async_nats::jetstream::new(client);
-    let envelope = Envelope {
-        event_id: event_id.into(),
-        event_type: E::TYPE.into(),
-        tenant_id: tenant.into(),
-        occurred_at: Some(shangji_contracts::time::from_millis(
-            shangji_contracts::time::now_millis(),
-        )),
-        producer: "test".into(),
-        payload: event.encode_to_vec(),
-        ..Default::default()
-    };
-    let mut headers = async_nats::HeaderMap::new();
-    headers.insert("Nats-Msg-Id", event_id);
-    js.publish_with_headers(E::subject(), headers, envelope.encode_to_vec().into())
-        .await
-        .unwrap()
-        .await
-        .unwrap();
+    let mut envelope = events::envelope(tenant, "", "test", event);
+    envelope.event_id = event_id.into();
+    events::publish::<E>(&js, &envelope).await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread")]

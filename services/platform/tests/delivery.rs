@@ -166,12 +166,7 @@ async fn outbox_is_published_once_even_when_republished(f: &Fixture) {
 
 /// Publishes an envelope straight to JetStream under a chosen message id.
 async fn publish(bus: &Bus, envelope: &Envelope, subject: String, msg_id: &str) {
-    let mut headers = async_nats::HeaderMap::new();
-    headers.insert("Nats-Msg-Id", msg_id);
-    bus.jetstream
-        .publish_with_headers(subject, headers, envelope.encode_to_vec().into())
-        .await
-        .unwrap()
+    shangji_testkit::events::publish_envelope(&bus.jetstream, &subject, envelope, msg_id)
         .await
         .unwrap();
 }

@@ -31,6 +31,7 @@
 //! # fn main() {}
 //! ```
 
+pub mod events;
 mod nats;
 mod otlp;
 mod paths;

@@ -14,9 +14,8 @@ use prost::Message as _;
 use shangji_assignment::{AssignmentConfig, SPEC};
 use shangji_contracts::assignment::assignment_service_client::AssignmentServiceClient;
 use shangji_contracts::events::{Domain, Envelope, Event, lead};
-use shangji_contracts::time::{from_millis, now_millis};
 use shangji_platform::RunningService;
-use shangji_testkit::NatsServer;
+use shangji_testkit::{NatsServer, events};
 use tonic::transport::Channel;
 
 pub const WAIT: Duration = Duration::from_secs(15);
@@ -73,17 +72,7 @@ impl Harness {
         correlation_id: &str,
         event: &E,
     ) -> anyhow::Result<Envelope> {
-        let envelope = Envelope {
-            event_id: shangji_platform::ids::new_event_id(),
-            event_type: E::TYPE.to_owned(),
-            tenant_id: tenant.to_owned(),
-            user_id: "test".to_owned(),
-            occurred_at: Some(from_millis(now_millis())),
-            causation_id: correlation_id.to_owned(),
-            correlation_id: correlation_id.to_owned(),
-            producer: "test".to_owned(),
-            payload: event.encode_to_vec(),
-        };
+        let envelope = events::envelope(tenant, correlation_id, "test", event);
         self.publish_envelope(&E::subject(), &envelope, &envelope.event_id)
             .await?;
         Ok(envelope)
@@ -97,13 +86,7 @@ impl Harness {
         envelope: &Envelope,
         msg_id: &str,
     ) -> anyhow::Result<()> {
-        let mut headers = async_nats::HeaderMap::new();
-        headers.insert("Nats-Msg-Id", msg_id);
-        self.jetstream
-            .publish_with_headers(subject.to_owned(), headers, envelope.encode_to_vec().into())
-            .await?
-            .await
-            .context("waiting for the JetStream ack")?;
+        events::publish_envelope(&self.jetstream, subject, envelope, msg_id).await?;
         Ok(())
     }
 

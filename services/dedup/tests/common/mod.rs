@@ -67,25 +67,12 @@ pub async fn publish<E: Event>(
     event: &E,
     msg_id: &str,
 ) -> u64 {
-    let envelope = Envelope {
-        event_id: msg_id.to_owned(),
-        event_type: E::TYPE.to_owned(),
-        tenant_id: tenant.to_owned(),
-        user_id: "wang".to_owned(),
-        occurred_at: Some(from_millis(now_millis())),
-        causation_id: correlation_id.to_owned(),
-        correlation_id: correlation_id.to_owned(),
-        producer: "intake".to_owned(),
-        payload: event.encode_to_vec(),
-    };
-    let mut headers = async_nats::HeaderMap::new();
-    headers.insert("Nats-Msg-Id", msg_id);
-    js.publish_with_headers(E::subject(), headers, envelope.encode_to_vec().into())
-        .await
-        .expect("publish accepted")
+    let mut envelope = shangji_testkit::events::envelope(tenant, correlation_id, "intake", event);
+    envelope.event_id = msg_id.to_owned();
+    envelope.user_id = "wang".to_owned();
+    shangji_testkit::events::publish::<E>(js, &envelope)
         .await
         .expect("publish acknowledged")
-        .sequence
 }
 
 /// A plain NATS subscription to lead.qualified (JetStream publishes reach core subscribers).

@@ -7,16 +7,13 @@
 use std::time::Duration;
 
 use async_nats::jetstream;
-use prost::Message as _;
 use shangji_contracts::common::Lead;
 use shangji_contracts::events::lead::LeadAssigned;
 use shangji_contracts::events::{Domain, Envelope, Event};
 use shangji_contracts::pipeline::pipeline_service_client::PipelineServiceClient;
-use shangji_contracts::time::{from_millis, now_millis};
 use shangji_pipeline::{PipelineConfig, SPEC};
 use shangji_platform::RunningService;
-use shangji_platform::ids::new_event_id;
-use shangji_testkit::{NatsServer, poll_until};
+use shangji_testkit::{NatsServer, events, poll_until};
 use tonic::transport::Channel;
 
 pub const WAIT: Duration = Duration::from_secs(20);
@@ -67,17 +64,7 @@ impl Harness {
         correlation_id: &str,
         event: &E,
     ) -> Envelope {
-        let envelope = Envelope {
-            event_id: new_event_id(),
-            event_type: E::TYPE.to_owned(),
-            tenant_id: tenant.to_owned(),
-            user_id: "assignment".to_owned(),
-            occurred_at: Some(from_millis(now_millis())),
-            causation_id: correlation_id.to_owned(),
-            correlation_id: correlation_id.to_owned(),
-            producer: "assignment".to_owned(),
-            payload: event.encode_to_vec(),
-        };
+        let envelope = events::envelope(tenant, correlation_id, "assignment", event);
         self.publish_envelope(&E::subject(), &envelope, &envelope.event_id)
             .await;
         envelope
@@ -86,14 +73,9 @@ impl Harness {
     /// Publishes `envelope` with the given Nats-Msg-Id (a new one bypasses JetStream's
     /// de-duplication, as a re-publish after its window would).
     pub async fn publish_envelope(&self, subject: &str, envelope: &Envelope, msg_id: &str) {
-        let mut headers = async_nats::HeaderMap::new();
-        headers.insert("Nats-Msg-Id", msg_id);
-        self.jetstream
-            .publish_with_headers(subject.to_owned(), headers, envelope.encode_to_vec().into())
+        events::publish_envelope(&self.jetstream, subject, envelope, msg_id)
             .await
-            .expect("publish")
-            .await
-            .expect("publish ack");
+            .expect("publish");
     }
 
     pub async fn publish_lead(&self, tenant: &str, event: &LeadAssigned) -> Envelope {
@@ -102,21 +84,9 @@ impl Harness {
 
     /// Every event the pipeline has published so far, in order.
     pub async fn opportunity_events(&self) -> Vec<Envelope> {
-        let mut stream = self
-            .jetstream
-            .get_stream(Domain::Opportunity.stream_name())
+        events::stream_envelopes(&self.jetstream, &Domain::Opportunity.stream_name())
             .await
-            .expect("opportunity stream");
-        let state = stream.info().await.expect("stream info").state.clone();
-        let mut events = Vec::new();
-        if state.messages == 0 {
-            return events;
-        }
-        for seq in state.first_sequence..=state.last_sequence {
-            let message = stream.get_raw_message(seq).await.expect("stream message");
-            events.push(Envelope::decode(message.payload.as_ref()).expect("envelope"));
-        }
-        events
+            .expect("opportunity stream")
     }
 
     /// The errors of the messages the pipeline's consumer gave up on (dead letters).

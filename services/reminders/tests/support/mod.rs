@@ -5,14 +5,12 @@
 
 use std::time::Duration;
 
-use async_nats::jetstream::{self, consumer::pull};
-use prost::Message as _;
+use async_nats::jetstream;
 use shangji_contracts::events::{Domain, Envelope, Event};
 use shangji_contracts::reminders::reminder_service_client::ReminderServiceClient;
-use shangji_contracts::time::{from_millis, now_millis};
 use shangji_platform::{RunningService, Settings};
 use shangji_reminders::{RemindersConfig, SPEC};
-use shangji_testkit::{NatsServer, poll_until};
+use shangji_testkit::{NatsServer, events};
 use tonic::transport::Channel;
 
 pub const WAIT: Duration = Duration::from_secs(20);
@@ -71,46 +69,21 @@ impl Harness {
     /// Publishes an envelope with the given `Nats-Msg-Id`. Re-publishing an envelope under a
     /// new message id gets it past JetStream's de-duplication, as a redelivery would.
     pub async fn publish_envelope<E: Event>(&self, envelope: &Envelope, msg_id: &str) -> u64 {
-        let mut headers = async_nats::HeaderMap::new();
-        headers.insert("Nats-Msg-Id", msg_id);
-        self.js
-            .publish_with_headers(E::subject(), headers, envelope.encode_to_vec().into())
+        self.publish_to(E::subject(), envelope, msg_id).await
+    }
+
+    /// Publishes an envelope on `subject` with the given `Nats-Msg-Id`.
+    pub async fn publish_to(&self, subject: String, envelope: &Envelope, msg_id: &str) -> u64 {
+        events::publish_envelope(&self.js, &subject, envelope, msg_id)
             .await
             .expect("publish")
-            .await
-            .expect("publish ack")
-            .sequence
     }
 
     /// Waits until the service's consumer on `domain` has acked everything up to `seq`.
     pub async fn consumed(&self, domain: Domain, seq: u64) {
-        let js = self.js.clone();
-        poll_until("the consumer to ack the event", WAIT, POLL, || {
-            let js = js.clone();
-            async move {
-                let stream = js
-                    .get_stream(domain.stream_name())
-                    .await
-                    .map_err(|e| e.to_string())?;
-                let mut consumer: jetstream::consumer::Consumer<pull::Config> = stream
-                    .get_consumer(SPEC.name)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                let floor = consumer
-                    .info()
-                    .await
-                    .map_err(|e| e.to_string())?
-                    .ack_floor
-                    .stream_sequence;
-                if floor >= seq {
-                    Ok(())
-                } else {
-                    Err(format!("ack floor {floor} < {seq}"))
-                }
-            }
-        })
-        .await
-        .expect("event consumed");
+        events::wait_until_acked(&self.js, domain, SPEC.name, seq, WAIT)
+            .await
+            .expect("event consumed");
     }
 
     pub async fn stop(mut self) {
@@ -121,17 +94,8 @@ impl Harness {
 }
 
 pub fn envelope<E: Event>(tenant: &str, event: &E) -> Envelope {
-    Envelope {
-        event_id: shangji_platform::ids::new_event_id(),
-        event_type: E::TYPE.to_owned(),
-        tenant_id: tenant.to_owned(),
-        user_id: "test".to_owned(),
-        occurred_at: Some(from_millis(now_millis())),
-        causation_id: String::new(),
-        correlation_id: "lead_test".to_owned(),
-        producer: "pipeline".to_owned(),
-        payload: event.encode_to_vec(),
-    }
+    let producer = "pipeline";
+    events::envelope(tenant, "lead_test", producer, event)
 }
 
 /// `message` with `x-tenant-id: tenant`.
