@@ -81,6 +81,16 @@ event!(lead::LeadReceived, Lead, "lead", "received");
 event!(lead::LeadQualified, Lead, "lead", "qualified");
 event!(lead::LeadAssigned, Lead, "lead", "assigned");
 event!(lead::LeadPooled, Lead, "lead", "pooled");
+// Owned by dedup.
+event!(lead::CustomerMerged, Lead, "lead", "customer_merged");
+event!(lead::CustomerUnmerged, Lead, "lead", "customer_unmerged");
+// Owned by assignment.
+event!(
+    lead::OwnershipTransferred,
+    Lead,
+    "lead",
+    "ownership_transferred"
+);
 event!(
     opportunity::OpportunityCreated,
     Opportunity,
@@ -116,6 +126,18 @@ event!(
     Opportunity,
     "opportunity",
     "lost"
+);
+event!(
+    opportunity::OpportunityUpdated,
+    Opportunity,
+    "opportunity",
+    "updated"
+);
+event!(
+    opportunity::OpportunityReopened,
+    Opportunity,
+    "opportunity",
+    "reopened"
 );
 event!(reminder::ReminderDue, Reminder, "reminder", "due");
 event!(

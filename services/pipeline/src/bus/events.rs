@@ -25,6 +25,9 @@ pub fn created(opp: &Opportunity, stage_order: u32) -> OpportunityCreated {
         industry: opp.industry.clone(),
         team: opp.team.clone(),
         created_at: Some(from_millis(opp.created_at)),
+        // The pipeline does not track a close date or stage probabilities yet.
+        expected_close_at: None,
+        stage_probability: 0.0,
     }
 }
 
@@ -47,6 +50,10 @@ pub fn stage_changed(
         amount: opp.amount,
         note: note.to_owned(),
         changed_at: Some(from_millis(opp.stage_entered_at)),
+        to_stage_probability: 0.0,
+        team: opp.team.clone(),
+        currency: opp.currency.clone(),
+        expected_close_at: None,
     }
 }
 
