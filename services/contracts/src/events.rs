@@ -4,6 +4,7 @@
 pub use crate::shangji::events::v1::Envelope;
 pub use crate::shangji::lead::v1 as lead;
 pub use crate::shangji::opportunity::v1 as opportunity;
+pub use crate::shangji::org::v1 as org;
 pub use crate::shangji::reminder::v1 as reminder;
 
 /// A domain owns one JetStream stream holding all of its events.
@@ -12,16 +13,24 @@ pub enum Domain {
     Lead,
     Opportunity,
     Reminder,
+    /// Teams and reps, owned by assignment.
+    Org,
 }
 
 impl Domain {
-    pub const ALL: [Domain; 3] = [Domain::Lead, Domain::Opportunity, Domain::Reminder];
+    pub const ALL: [Domain; 4] = [
+        Domain::Lead,
+        Domain::Opportunity,
+        Domain::Reminder,
+        Domain::Org,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Domain::Lead => "lead",
             Domain::Opportunity => "opportunity",
             Domain::Reminder => "reminder",
+            Domain::Org => "org",
         }
     }
 
@@ -140,6 +149,8 @@ event!(
     "reopened"
 );
 event!(reminder::ReminderDue, Reminder, "reminder", "due");
+event!(org::TeamUpserted, Org, "org", "team_upserted");
+event!(org::RepUpserted, Org, "org", "rep_upserted");
 event!(
     reminder::ReminderEscalated,
     Reminder,

@@ -34,6 +34,11 @@ pub mod shangji {
             include!(concat!(env!("OUT_DIR"), "/shangji.opportunity.v1.rs"));
         }
     }
+    pub mod org {
+        pub mod v1 {
+            include!(concat!(env!("OUT_DIR"), "/shangji.org.v1.rs"));
+        }
+    }
     pub mod reminder {
         pub mod v1 {
             include!(concat!(env!("OUT_DIR"), "/shangji.reminder.v1.rs"));
