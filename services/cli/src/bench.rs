@@ -1,5 +1,6 @@
-//! The load generator: many distinct leads into intake as fast as the workers can send
-//! them, then how long the pipeline took to open an opportunity for every one.
+//! The load generator: many distinct leads into intake, as fast as the workers can send
+//! them (closed loop) or at a steady offered rate (open loop, `--rate`), then how long the
+//! pipeline took to open an opportunity for every one.
 //!
 //! Each run uses a fresh tenant (`bench-<unix millis>`), so its numbers never mix with
 //! other data and runs do not see each other's customers.
@@ -129,6 +130,7 @@ pub fn bench_lead(index: u64) -> Lead {
         budget: BUDGETS[pick(BUDGETS.len(), index)].to_owned(),
         timeline: TIMELINES[pick(TIMELINES.len(), index)].to_owned(),
         custom_fields: BTreeMap::from([("bench_index".to_owned(), index.to_string())]),
+        ..Lead::default()
     }
 }
 
@@ -178,6 +180,7 @@ async fn submit_worker(
     mut intake: IntakeClient,
     progress: Arc<Progress>,
     leads: u64,
+    rate: Option<f64>,
     start: Instant,
     deadline: Instant,
 ) -> WorkerResult {
@@ -195,7 +198,16 @@ async fn submit_worker(
             idempotency_key: format!("bench-{index}"),
             lead: Some(bench_lead(index)),
         };
-        let sent_at = Instant::now();
+        // Open loop: wait until the lead is due and count its latency from then, so time
+        // spent waiting for a free worker when the system falls behind is not hidden.
+        let sent_at = match rate {
+            Some(rate) => {
+                let due = start + Duration::from_secs_f64(index as f64 / rate);
+                tokio::time::sleep_until(due).await;
+                due
+            }
+            None => Instant::now(),
+        };
         result.sent += 1;
         match intake.submit_lead(request).await {
             Ok(_) => {
@@ -300,6 +312,8 @@ pub struct BenchReport {
     pub concurrency: u32,
     pub connections: u32,
     pub reps: u32,
+    /// The offered rate in leads/s, when the run was open loop.
+    pub rate: Option<f64>,
     pub acked: u64,
     /// Per status code: count and the first message.
     pub errors: BTreeMap<String, (u64, String)>,
@@ -361,6 +375,13 @@ impl BenchReport {
                     "{} ({} workers, {} connections, {} reps)",
                     self.leads, self.concurrency, self.connections, self.reps
                 ),
+            ),
+            (
+                "offered",
+                match self.rate {
+                    Some(rate) => format!("{rate:.0} leads/s (open loop, latency from due time)"),
+                    None => "as fast as the workers can (closed loop)".to_owned(),
+                },
             ),
             ("acked", self.acked.to_string()),
             ("errors", errors),
@@ -432,6 +453,7 @@ impl BenchReport {
             "concurrency": self.concurrency,
             "connections": self.connections,
             "reps": self.reps,
+            "rate": self.rate,
             "acked": self.acked,
             "errors": self.errors.iter().map(|(code, (count, _))| (code.clone(), json!(count))).collect::<serde_json::Map<_, _>>(),
             "error_samples": self.errors.iter().map(|(code, (_, message))| (code.clone(), json!(message))).collect::<serde_json::Map<_, _>>(),
@@ -532,6 +554,7 @@ pub async fn run(
                 intake,
                 progress.clone(),
                 args.leads,
+                args.rate,
                 start,
                 deadline,
             ))
@@ -567,6 +590,7 @@ pub async fn run(
         concurrency: args.concurrency,
         connections: args.connections,
         reps: args.reps,
+        rate: args.rate,
         acked,
         errors: errors
             .by_code
@@ -642,6 +666,7 @@ mod tests {
             concurrency: 64,
             connections: 4,
             reps: 20,
+            rate: None,
             acked: 998,
             errors: BTreeMap::from([("UNAVAILABLE".to_owned(), (2, "overloaded".to_owned()))]),
             not_sent: 0,

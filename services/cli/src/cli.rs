@@ -403,6 +403,21 @@ pub struct BenchArgs {
     /// HTTP/2 connections the workers share.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=256))]
     pub connections: u32,
+    /// Offer leads at this steady rate (leads/s) instead of as fast as the workers can:
+    /// lead i is due at i/rate seconds, and its latency counts from when it was due, so
+    /// falling behind shows up in the percentiles. `--concurrency` caps requests in flight.
+    #[arg(long, value_parser = positive_rate)]
+    pub rate: Option<f64>,
+}
+
+/// A finite rate above zero, in leads per second.
+fn positive_rate(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(rate) if rate.is_finite() && rate > 0.0 => Ok(rate),
+        _ => Err(format!(
+            "`{text}` is not a rate: give leads per second above 0, e.g. 1500"
+        )),
+    }
 }
 
 #[cfg(test)]
@@ -413,6 +428,18 @@ mod tests {
 
     fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
         Cli::try_parse_from(std::iter::once("shangji").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn a_bench_rate_must_be_positive() {
+        let Command::Bench(args) = parse(&["bench", "--rate", "1500"]).unwrap().command else {
+            panic!("not bench");
+        };
+        assert_eq!(args.rate, Some(1500.0));
+        for bad in ["0", "-3", "fast", "inf"] {
+            let err = parse(&["bench", &format!("--rate={bad}")]).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::ValueValidation, "{bad}");
+        }
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! it can never succeed) it is published to the dead-letter subject with the error and
 //! terminated. Nothing is acked before its effects are committed.
 
+use std::collections::HashSet;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -255,24 +256,20 @@ async fn apply_all<H: Handler>(
     handler: &H,
     deliveries: &[Delivery],
 ) -> Result<Vec<Outcome>, HandlerError> {
-    let mut tx = db.begin().await?;
-    let mut outcomes = Vec::with_capacity(deliveries.len());
+    let mut events = Vec::with_capacity(deliveries.len());
     for delivery in deliveries {
-        let event = match &delivery.event {
-            Ok(event) => event,
+        match &delivery.event {
+            Ok(event) => events.push(event),
             Err(reason) => return Err(HandlerError::Reject(anyhow::anyhow!("{reason}"))),
-        };
-        let inserted = sqlx::query(
-            "INSERT INTO inbox (consumer, event_id, handled_at) VALUES ($1, $2, $3)
-             ON CONFLICT DO NOTHING",
-        )
-        .bind(&spec.durable)
-        .bind(event.event_id())
-        .bind(now_millis())
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if inserted == 0 {
+        }
+    }
+    let mut tx = db.begin().await?;
+    // The events this consumer has not handled before; the rest are redeliveries.
+    let mut first_seen = record_in_inbox(&mut tx, &spec.durable, &events).await?;
+    let mut outcomes = Vec::with_capacity(deliveries.len());
+    for (delivery, event) in deliveries.iter().zip(events) {
+        // `remove`: a message delivered twice within one batch is applied once.
+        if !first_seen.remove(event.event_id()) {
             outcomes.push(Outcome::Duplicate);
             continue;
         }
@@ -284,6 +281,36 @@ async fn apply_all<H: Handler>(
     }
     tx.commit().await?;
     Ok(outcomes)
+}
+
+/// Inserts the event ids of a batch into the inbox in one statement and returns those
+/// that were not there yet.
+async fn record_in_inbox(
+    tx: &mut Tx,
+    consumer: &str,
+    events: &[&IncomingEvent],
+) -> Result<HashSet<String>, sqlx::Error> {
+    let now = now_millis();
+    let mut inserted = HashSet::with_capacity(events.len());
+    // Three parameters a row keeps every statement far below the bind limits.
+    for chunk in events.chunks(500) {
+        let values = (0..chunk.len())
+            .map(|i| format!("($1, ${}, $2)", i + 3))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "INSERT INTO inbox (consumer, event_id, handled_at) VALUES {values}
+             ON CONFLICT DO NOTHING RETURNING event_id"
+        );
+        let mut query = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql))
+            .bind(consumer)
+            .bind(now);
+        for event in chunk {
+            query = query.bind(event.event_id());
+        }
+        inserted.extend(query.fetch_all(&mut **tx).await?);
+    }
+    Ok(inserted)
 }
 
 /// Acks, naks or dead-letters one delivery after its transaction ended.

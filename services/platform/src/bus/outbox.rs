@@ -11,13 +11,14 @@ use shangji_contracts::time::{from_millis, now_millis};
 use tokio_util::sync::CancellationToken;
 
 use crate::bus::EventContext;
-use crate::db::{Backend, Db, Tx};
+use crate::db::{Backend, Db, OutboxRow, Tx};
 use crate::telemetry;
 
 /// Rows published per round; a full round is followed by another at once.
 const RELAY_BATCH: i64 = 512;
 
-/// Writes `event` into the outbox within `tx`; it is published after `tx` commits.
+/// Writes `event` into the outbox within `tx` (the row is written when `tx` commits, in
+/// one statement with the transaction's other events); it is published after the commit.
 /// Returns the new event id.
 pub async fn enqueue<E: Event>(
     tx: &mut Tx,
@@ -41,18 +42,13 @@ pub async fn enqueue<E: Event>(
     // joins the same trace even though the relay publishes later.
     let headers = serde_json::to_string(&telemetry::current_trace_headers())
         .unwrap_or_else(|_| "{}".to_owned());
-    sqlx::query(
-        "INSERT INTO outbox (event_id, subject, envelope, headers, created_at)
-         VALUES ($1, $2, $3, $4, $5)",
-    )
-    .bind(&event_id)
-    .bind(E::subject())
-    .bind(envelope.encode_to_vec())
-    .bind(headers)
-    .bind(now)
-    .execute(&mut **tx)
-    .await?;
-    tx.mark_outbox_written();
+    tx.push_outbox_row(OutboxRow {
+        event_id: event_id.clone(),
+        subject: E::subject(),
+        envelope: envelope.encode_to_vec(),
+        headers,
+        created_at: now,
+    });
     Ok(event_id)
 }
 
@@ -133,7 +129,7 @@ pub async fn publish_pending(db: &Db, jetstream: &jetstream::Context) -> anyhow:
     }
 }
 
-struct OutboxRow {
+struct PendingRow {
     seq: i64,
     event_id: String,
     subject: String,
@@ -144,7 +140,7 @@ struct OutboxRow {
 async fn fetch_rows(
     conn: &mut sqlx::AnyConnection,
     lock: &str,
-) -> Result<Vec<OutboxRow>, sqlx::Error> {
+) -> Result<Vec<PendingRow>, sqlx::Error> {
     let sql = format!(
         "SELECT seq, event_id, subject, envelope, headers FROM outbox ORDER BY seq LIMIT $1{lock}"
     );
@@ -155,7 +151,7 @@ async fn fetch_rows(
             .await?;
     Ok(rows
         .into_iter()
-        .map(|(seq, event_id, subject, envelope, headers)| OutboxRow {
+        .map(|(seq, event_id, subject, envelope, headers)| PendingRow {
             seq,
             event_id,
             subject,
@@ -169,7 +165,7 @@ async fn fetch_rows(
 /// Rows whose publish failed stay in the outbox for the next round.
 async fn publish_rows(
     jetstream: &jetstream::Context,
-    rows: &[OutboxRow],
+    rows: &[PendingRow],
 ) -> anyhow::Result<Vec<i64>> {
     let mut pending = Vec::with_capacity(rows.len());
     for row in rows {

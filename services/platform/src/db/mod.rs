@@ -19,7 +19,9 @@ use sqlx::{AnyPool, Executor, Transaction};
 use tokio::sync::Notify;
 
 mod migrate;
+mod outbox_rows;
 pub use migrate::{Migration, Migrations};
+pub(crate) use outbox_rows::OutboxRow;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
@@ -120,7 +122,7 @@ impl Db {
     pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
         Ok(Tx {
             inner: self.writer.begin().await?,
-            wrote_outbox: false,
+            outbox_rows: Vec::new(),
             outbox_written: self.outbox_written.clone(),
             service: self.service.clone(),
         })
@@ -140,10 +142,14 @@ impl Db {
     }
 }
 
-/// A write transaction. Committing one that enqueued events wakes the outbox relay.
+/// A write transaction. Events enqueued in it are written to the outbox in one
+/// statement just before it commits; committing one that enqueued events wakes the
+/// outbox relay.
 pub struct Tx {
     inner: Transaction<'static, sqlx::Any>,
-    wrote_outbox: bool,
+    /// Outbox rows enqueued so far, written at commit: a batch of N events costs one
+    /// round trip to the database instead of N.
+    outbox_rows: Vec<OutboxRow>,
     outbox_written: Arc<Notify>,
     service: Arc<str>,
 }
@@ -153,9 +159,12 @@ impl Tx {
         &self.service
     }
 
-    pub async fn commit(self) -> Result<(), sqlx::Error> {
+    pub async fn commit(mut self) -> Result<(), sqlx::Error> {
+        let rows = std::mem::take(&mut self.outbox_rows);
+        let wrote_outbox = !rows.is_empty();
+        outbox_rows::insert(&mut self.inner, &rows).await?;
         self.inner.commit().await?;
-        if self.wrote_outbox {
+        if wrote_outbox {
             self.outbox_written.notify_one();
         }
         Ok(())
@@ -165,8 +174,8 @@ impl Tx {
         self.inner.rollback().await
     }
 
-    pub(crate) fn mark_outbox_written(&mut self) {
-        self.wrote_outbox = true;
+    pub(crate) fn push_outbox_row(&mut self, row: OutboxRow) {
+        self.outbox_rows.push(row);
     }
 }
 
