@@ -56,6 +56,10 @@ fn describe() {
     );
     describe_gauge!(
         "shangji_consumer_pending",
-        "Messages in the stream not yet delivered to the consumer"
+        "Messages in the stream not yet delivered to the consumer (its lag)"
+    );
+    describe_gauge!(
+        "shangji_consumer_ack_pending",
+        "Messages delivered to the consumer and not yet acknowledged"
     );
 }

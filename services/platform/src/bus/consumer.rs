@@ -106,7 +106,7 @@ pub async fn run_consumer<H: Handler>(
         .get_stream(&stream_name)
         .await
         .with_context(|| format!("opening stream {stream_name}"))?;
-    let consumer: jetstream::consumer::Consumer<pull::Config> = stream
+    let mut consumer: jetstream::consumer::Consumer<pull::Config> = stream
         .get_or_create_consumer(
             &spec.durable,
             pull::Config {
@@ -132,9 +132,17 @@ pub async fn run_consumer<H: Handler>(
         .with_context(|| format!("pulling from consumer {}", spec.durable))?
         .ready_chunks(settings.batch_size);
     tracing::info!(consumer = %spec.durable, stream = %stream_name, "consuming");
+    // Consumer lag for the dashboards, refreshed from the server on a timer so it is
+    // current when the consumer is idle or stuck too.
+    let mut lag_refresh = tokio::time::interval(LAG_REFRESH);
+    lag_refresh.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let batch = tokio::select! {
             _ = shutdown.cancelled() => return Ok(()),
+            _ = lag_refresh.tick() => {
+                record_lag(&mut consumer, &spec, &stream_name).await;
+                continue;
+            }
             next = messages.next() => match next {
                 Some(batch) => batch,
                 None => anyhow::bail!("message stream of consumer {} ended", spec.durable),
@@ -160,6 +168,32 @@ pub async fn run_consumer<H: Handler>(
             .await;
             metrics::histogram!("shangji_consume_batch_seconds", "consumer" => spec.durable.clone())
                 .record(started.elapsed().as_secs_f64());
+        }
+    }
+}
+
+/// How often the consumer's lag is read from the server.
+const LAG_REFRESH: Duration = Duration::from_secs(5);
+
+/// Sets `shangji_consumer_pending` (not yet delivered) and `shangji_consumer_ack_pending`
+/// (delivered, not yet acknowledged) from the server's view of the durable consumer.
+async fn record_lag(
+    consumer: &mut jetstream::consumer::Consumer<pull::Config>,
+    spec: &ConsumerSpec,
+    stream_name: &str,
+) {
+    match consumer.info().await {
+        Ok(info) => {
+            let labels = [
+                ("consumer", spec.durable.clone()),
+                ("stream", stream_name.to_owned()),
+            ];
+            metrics::gauge!("shangji_consumer_pending", &labels).set(info.num_pending as f64);
+            metrics::gauge!("shangji_consumer_ack_pending", &labels)
+                .set(info.num_ack_pending as f64);
+        }
+        Err(err) => {
+            tracing::debug!(consumer = %spec.durable, error = %err, "cannot read consumer info")
         }
     }
 }

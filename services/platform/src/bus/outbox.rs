@@ -16,6 +16,8 @@ use crate::telemetry;
 
 /// Rows published per round; a full round is followed by another at once.
 const RELAY_BATCH: i64 = 512;
+/// How often the backlog gauge is recounted (a COUNT(*), so not every round).
+const BACKLOG_REFRESH: Duration = Duration::from_secs(10);
 
 /// Writes `event` into the outbox within `tx` (the row is written when `tx` commits, in
 /// one statement with the transaction's other events); it is published after the commit.
@@ -62,7 +64,15 @@ pub async fn run_relay(
 ) -> anyhow::Result<()> {
     let signal = db.outbox_signal();
     let mut failures = 0u32;
+    let mut backlog_refreshed = tokio::time::Instant::now() - BACKLOG_REFRESH;
     loop {
+        if backlog_refreshed.elapsed() >= BACKLOG_REFRESH {
+            backlog_refreshed = tokio::time::Instant::now();
+            match backlog(&db).await {
+                Ok(rows) => metrics::gauge!("shangji_outbox_backlog").set(rows as f64),
+                Err(err) => tracing::debug!(error = %err, "cannot count the outbox backlog"),
+            }
+        }
         match publish_pending(&db, &jetstream).await {
             Ok(n) => {
                 failures = 0;
