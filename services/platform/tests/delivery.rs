@@ -340,3 +340,70 @@ async fn delivery_guarantees_on_postgres() {
     outbox_is_published_once_even_when_republished(&f).await;
     redelivery_is_a_no_op_and_poison_is_dead_lettered(&f).await;
 }
+
+/// A release that consumes more events than the one that created the durable consumer
+/// widens its filter on start, so the new events are not silently skipped.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_consumer_filter_follows_the_release() {
+    let f = fixture(None).await;
+    let run = |events: &'static [&'static str]| {
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(bus::run_consumer(
+            f.db.clone(),
+            f.bus.jetstream.clone(),
+            ConsumerSpec::new("evolving", Domain::Lead, events),
+            Arc::new(Recorder),
+            f.settings.bus.clone(),
+            shutdown.clone(),
+        ));
+        (shutdown, task)
+    };
+    let filter = || async {
+        let stream = f
+            .bus
+            .jetstream
+            .get_stream(Domain::Lead.stream_name())
+            .await
+            .unwrap();
+        shangji_testkit::poll_until(
+            "the consumer to exist",
+            std::time::Duration::from_secs(10),
+            std::time::Duration::from_millis(20),
+            || async {
+                stream
+                    .consumer_info("evolving")
+                    .await
+                    .map_err(|e| e.to_string())
+            },
+        )
+        .await
+        .unwrap()
+        .config
+        .filter_subjects
+    };
+
+    let (shutdown, task) = run(&["received"]);
+    assert_eq!(filter().await, vec![LeadReceived::subject()]);
+    shutdown.cancel();
+    task.await.unwrap().unwrap();
+
+    let (shutdown, task) = run(&["received", "pooled"]);
+    shangji_testkit::poll_until(
+        "the filter to be widened",
+        std::time::Duration::from_secs(10),
+        std::time::Duration::from_millis(20),
+        || async {
+            let mut subjects = filter().await;
+            subjects.sort();
+            if subjects == vec!["shangji.lead.v1.pooled", "shangji.lead.v1.received"] {
+                Ok(())
+            } else {
+                Err(format!("{subjects:?}"))
+            }
+        },
+    )
+    .await
+    .unwrap();
+    shutdown.cancel();
+    task.await.unwrap().unwrap();
+}

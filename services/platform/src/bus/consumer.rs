@@ -106,22 +106,36 @@ pub async fn run_consumer<H: Handler>(
         .get_stream(&stream_name)
         .await
         .with_context(|| format!("opening stream {stream_name}"))?;
+    let config = pull::Config {
+        durable_name: Some(spec.durable.clone()),
+        filter_subjects: spec.filter_subjects(),
+        ack_policy: jetstream::consumer::AckPolicy::Explicit,
+        ack_wait: Duration::from_secs(settings.ack_wait_secs),
+        // We dead-letter at max_deliver ourselves; the server's limit is a backstop.
+        max_deliver: i64::from(settings.max_deliver) + 2,
+        max_ack_pending: 20_000,
+        ..Default::default()
+    };
     let mut consumer: jetstream::consumer::Consumer<pull::Config> = stream
-        .get_or_create_consumer(
-            &spec.durable,
-            pull::Config {
-                durable_name: Some(spec.durable.clone()),
-                filter_subjects: spec.filter_subjects(),
-                ack_policy: jetstream::consumer::AckPolicy::Explicit,
-                ack_wait: Duration::from_secs(settings.ack_wait_secs),
-                // We dead-letter at max_deliver ourselves; the server's limit is a backstop.
-                max_deliver: i64::from(settings.max_deliver) + 2,
-                max_ack_pending: 20_000,
-                ..Default::default()
-            },
-        )
+        .get_or_create_consumer(&spec.durable, config.clone())
         .await
         .with_context(|| format!("creating consumer {} on {stream_name}", spec.durable))?;
+    // A new release may consume more (or fewer) events than the one that created the
+    // durable consumer: bring its filter up to date instead of silently keeping the old one.
+    let mut wanted = config.filter_subjects.clone();
+    wanted.sort();
+    let mut current = consumer.cached_info().config.filter_subjects.clone();
+    if !consumer.cached_info().config.filter_subject.is_empty() {
+        current.push(consumer.cached_info().config.filter_subject.clone());
+    }
+    current.sort();
+    if current != wanted {
+        tracing::info!(consumer = %spec.durable, from = ?current, to = ?wanted, "updating the consumer's filter");
+        consumer = stream
+            .update_consumer(config)
+            .await
+            .with_context(|| format!("updating consumer {} on {stream_name}", spec.durable))?;
+    }
     let mut messages = consumer
         .stream()
         .max_messages_per_batch(settings.batch_size)
