@@ -12,7 +12,7 @@ else
   PROFILE_FLAG := --profile $(PROFILE)
 endif
 
-.PHONY: run test build tools lint fmt bench clean
+.PHONY: run test build tools lint lint-deploy fmt bench clean
 
 tools:
 	@bash deploy/install-tools.sh
@@ -23,9 +23,14 @@ build: tools
 run: build
 	SHANGJI_BIN_DIR=$(BIN_DIR) bash deploy/run-local.sh
 
-lint:
+lint: lint-deploy
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+# Offline validation of deploy/ and k8s/: Dockerfile, compose, every Kustomize overlay
+# rendered and schema-checked against the Kubernetes API, our own rules, alerts, dashboard.
+lint-deploy: tools
+	@bash deploy/k8s-check/check.sh
 
 # The end-to-end tests start the service binaries, so build them first.
 test: tools

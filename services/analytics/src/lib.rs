@@ -1,14 +1,16 @@
 //! shangji-analytics: read models over the events, answering "where is each
-//! opportunity, and how is the funnel doing?" without asking any other service.
+//! opportunity, how is the funnel doing, what will close?" without asking any other
+//! service.
 //!
-//! Every lead and opportunity event updates small tables incrementally (leads
-//! received, one row per opportunity with its furthest stage, the stage catalog learned
-//! from the events); the `Funnel` RPC aggregates them with grouped queries.
+//! Every event is merged into the state of the opportunity or lead it is about (in any
+//! order, any number of times); what a state contributes to the rollups is a pure
+//! function of it, so the rollups move by the difference and every report is a small
+//! grouped sum. See README.md.
 //!
-//! - [`domain`]: funnel arithmetic and stage rules, pure.
-//! - [`store`]: the read models in SQL.
-//! - [`bus`]: event handlers that keep them current.
-//! - [`api`]: the `AnalyticsService` gRPC service.
+//! - [`domain`]: states, contributions, funnel/forecast/histogram arithmetic, permissions.
+//! - [`store`]: the read models in SQL (states, rollups, generations, org replica).
+//! - [`bus`]: the event handler that keeps them current, and the rebuild from the streams.
+//! - [`api`]: the `AnalyticsService` gRPC service and CSV export.
 
 pub mod api;
 pub mod app;

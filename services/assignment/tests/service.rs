@@ -4,7 +4,8 @@
 mod support;
 
 use shangji_contracts::assignment::{
-    GetAssignmentRequest, ListRepsRequest, ListRepsResponse, Rep, UpsertRepRequest,
+    GetAssignmentRequest, ListRepsRequest, ListRepsResponse, Rep, RepProfile,
+    UpsertRepProfileRequest, UpsertRepRequest, WorkingStatus,
 };
 use shangji_contracts::common::Lead;
 use shangji_contracts::events::lead::{LeadPooled, LeadQualified};
@@ -112,7 +113,9 @@ async fn leads_go_to_the_customer_owner_else_round_robin_else_the_pool() {
     assert_eq!((assigned.grade.as_str(), assigned.score), ("B", 72.5));
     assert_eq!(assigned.lead, first.lead);
     assert!(
-        assigned.reason.contains("among 2 active reps"),
+        assigned.reason.contains(
+            "is next in turn among 2 reps who can take the lead for region 华东 / industry 制造"
+        ),
         "{}",
         assigned.reason
     );
@@ -148,7 +151,8 @@ async fn leads_go_to_the_customer_owner_else_round_robin_else_the_pool() {
     assert_eq!(pooled.lead_id, "lead_6");
     assert_eq!(
         pooled.reason,
-        "no active rep covers region 西北 / industry 制造 with free capacity"
+        "nobody can take the lead for region 西北 / industry 制造: \
+         none of the 3 reps in scope covers it; it waits in the pool"
     );
 
     // Redelivery: the same envelope again (new Nats-Msg-Id gets it past JetStream), and a
@@ -293,15 +297,23 @@ async fn open_opportunities_fill_capacity_and_customers_follow_their_owner() {
     assert_eq!(fourth, "r1");
 
     // r1 leaves: their customer gets a new owner, who keeps it.
-    upsert(
-        &mut h,
-        ACME,
-        Rep {
-            active: false,
-            ..rep("r1", "t", &[], &[], 1)
-        },
-    )
-    .await;
+    h.client
+        .upsert_rep_profile(request(
+            ACME,
+            UpsertRepProfileRequest {
+                idempotency_key: "r1-departs".into(),
+                profile: Some(RepProfile {
+                    rep_id: "r1".into(),
+                    name: "Rep r1".into(),
+                    team_id: "t".into(),
+                    max_open_opportunities: 1,
+                    status: WorkingStatus::Departed as i32,
+                    ..RepProfile::default()
+                }),
+            },
+        ))
+        .await
+        .unwrap();
     let sent = h
         .publish(
             ACME,
@@ -319,7 +331,7 @@ async fn open_opportunities_fill_capacity_and_customers_follow_their_owner() {
     assert!(
         assigned
             .reason
-            .starts_with("previous owner r1 of customer cus_1 is inactive; "),
+            .starts_with("previous owner r1 of customer cus_1 departed; "),
         "{}",
         assigned.reason
     );

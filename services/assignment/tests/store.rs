@@ -1,10 +1,27 @@
 //! The store contract, run on SQLite and on PostgreSQL.
 
 use shangji_assignment::MIGRATIONS;
-use shangji_assignment::domain::RepProfile;
+use shangji_assignment::domain::{RepProfile, WorkingStatus};
 use shangji_assignment::store::assignments::{self, AssignmentRecord};
+use shangji_assignment::store::opportunities::Opened;
 use shangji_assignment::store::{opportunities, owners, reps, sequence};
 use shangji_platform::Db;
+
+mod store_org;
+
+/// The UTC day the counters are read for.
+const DAY: i64 = 0;
+
+fn opened<'a>(opportunity_id: &'a str, rep_id: &'a str, at: i64) -> Opened<'a> {
+    Opened {
+        opportunity_id,
+        rep_id,
+        customer_id: "",
+        lead_id: "",
+        team: "",
+        at,
+    }
+}
 
 const T: &str = "acme";
 const OTHER: &str = "globex";
@@ -17,12 +34,17 @@ fn profile(rep_id: &str, team: &str, regions: &[&str], capacity: u32, active: bo
         regions: regions.iter().map(|s| s.to_string()).collect(),
         industries: vec!["制造".into()],
         capacity,
-        active,
+        status: if active {
+            WorkingStatus::Active
+        } else {
+            WorkingStatus::OnLeave
+        },
+        ..RepProfile::default()
     }
 }
 
 async fn open_count(db: &Db, tenant: &str, rep_id: &str) -> i64 {
-    reps::get(db.reader(), tenant, rep_id)
+    reps::get(db.reader(), tenant, DAY, rep_id)
         .await
         .unwrap()
         .unwrap()
@@ -53,10 +75,10 @@ async fn reps_and_counters(db: &Db) {
             .unwrap(),
         "an existing rep is not inserted twice"
     );
-    reps::record_assignment(&mut tx, T, "r1", 7, 12)
+    reps::record_assignment(&mut tx, T, "r1", 7, DAY, 12)
         .await
         .unwrap();
-    reps::record_assignment(&mut tx, T, "r1", 9, 13)
+    reps::record_assignment(&mut tx, T, "r1", 9, DAY, 13)
         .await
         .unwrap();
     reps::update_profile(
@@ -69,27 +91,42 @@ async fn reps_and_counters(db: &Db) {
     .unwrap();
     tx.commit().await.unwrap();
 
-    let r1 = reps::get(db.reader(), T, "r1").await.unwrap().unwrap();
+    let r1 = reps::get(db.reader(), T, DAY, "r1").await.unwrap().unwrap();
     assert_eq!(
         r1.profile,
         profile("r1", "east", &["华东", "华北"], 3, true)
     );
     assert_eq!(
-        (r1.load.last_assigned_seq, r1.load.assigned_total),
-        (9, 2),
+        (
+            r1.load.last_assigned_seq,
+            r1.load.assigned_total,
+            r1.load.leads_today
+        ),
+        (9, 2, 2),
         "the profile update kept the counters"
     );
+    assert_eq!(r1.version, 2, "the update bumped the version");
+    let tomorrow = reps::get(db.reader(), T, DAY + 1, "r1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        tomorrow.load.leads_today, 0,
+        "daily counts start again each day"
+    );
 
-    let all = reps::list(db.reader(), T, "", false).await.unwrap();
+    let all = reps::list(db.reader(), T, DAY, "", false).await.unwrap();
     assert_eq!(all.len(), 2);
-    let east = reps::list(db.reader(), T, "east", false).await.unwrap();
+    let east = reps::list(db.reader(), T, DAY, "east", false)
+        .await
+        .unwrap();
     assert_eq!(
         east.iter()
             .map(|r| r.profile.rep_id.as_str())
             .collect::<Vec<_>>(),
         vec!["r1"]
     );
-    let active = reps::list(db.reader(), T, "", true).await.unwrap();
+    let active = reps::list(db.reader(), T, DAY, "", true).await.unwrap();
     assert_eq!(
         active
             .iter()
@@ -97,14 +134,16 @@ async fn reps_and_counters(db: &Db) {
             .collect::<Vec<_>>(),
         vec!["r1"]
     );
-    let other = reps::list(db.reader(), OTHER, "", false).await.unwrap();
+    let other = reps::list(db.reader(), OTHER, DAY, "", false)
+        .await
+        .unwrap();
     assert_eq!(other.len(), 1);
     assert_eq!(
         other[0].profile.team, "north",
         "tenants never see each other's reps"
     );
     assert!(
-        reps::get(db.reader(), "nobody", "r1")
+        reps::get(db.reader(), "nobody", DAY, "r1")
             .await
             .unwrap()
             .is_none()
@@ -261,19 +300,19 @@ async fn open_counts_follow_opportunities_in_any_order(db: &Db) {
     tx.commit().await.unwrap();
 
     apply(db, async |tx| {
-        opportunities::opened(tx, T, "opp_1", "o1", 10)
+        opportunities::opened(tx, T, opened("opp_1", "o1", 10))
             .await
             .unwrap()
     })
     .await;
     apply(db, async |tx| {
-        opportunities::opened(tx, T, "opp_2", "o1", 10)
+        opportunities::opened(tx, T, opened("opp_2", "o1", 10))
             .await
             .unwrap()
     })
     .await;
     apply(db, async |tx| {
-        opportunities::opened(tx, T, "opp_2", "o1", 10)
+        opportunities::opened(tx, T, opened("opp_2", "o1", 10))
             .await
             .unwrap()
     })
@@ -332,7 +371,7 @@ async fn open_counts_follow_opportunities_in_any_order(db: &Db) {
     })
     .await;
     apply(db, async |tx| {
-        opportunities::opened(tx, T, "opp_3", "o1", 40)
+        opportunities::opened(tx, T, opened("opp_3", "o1", 40))
             .await
             .unwrap()
     })
@@ -349,7 +388,7 @@ async fn open_counts_follow_opportunities_in_any_order(db: &Db) {
     })
     .await;
     apply(db, async |tx| {
-        opportunities::opened(tx, T, "opp_4", "o1", 55)
+        opportunities::opened(tx, T, opened("opp_4", "o1", 55))
             .await
             .unwrap()
     })
@@ -361,7 +400,7 @@ async fn open_counts_follow_opportunities_in_any_order(db: &Db) {
 
     // A rep set up after their opportunities were opened starts with the right count.
     apply(db, async |tx| {
-        opportunities::opened(tx, T, "opp_5", "late", 70)
+        opportunities::opened(tx, T, opened("opp_5", "late", 70))
             .await
             .unwrap()
     })
@@ -390,6 +429,7 @@ async fn contract(url: &str) {
     one_customer_one_owner(&db).await;
     the_first_decision_stands(&db).await;
     open_counts_follow_opportunities_in_any_order(&db).await;
+    store_org::contract(&db).await;
     db.close().await;
 }
 

@@ -15,9 +15,14 @@ use shangji_contracts::assignment::{
     GetAssignmentRequest, GetAssignmentResponse, ListRepsRequest, ListRepsResponse,
     UpsertRepRequest, UpsertRepResponse,
 };
+use shangji_contracts::intake::import_leads_request::Part;
 use shangji_contracts::intake::intake_service_server::{IntakeService, IntakeServiceServer};
 use shangji_contracts::intake::{
-    GetLeadRequest, GetLeadResponse, LeadStatus, SubmitLeadRequest, SubmitLeadResponse,
+    GetFieldSchemaRequest, GetFieldSchemaResponse, GetImportReportRequest, GetLeadRequest,
+    GetLeadResponse, ImportLeadsRequest, ImportProgress, ImportReport, ImportState, LeadSource,
+    LeadStatus, LeadSubmission, ListMappingPresetsRequest, ListMappingPresetsResponse, RowProblem,
+    SubmitLeadRequest, SubmitLeadResponse, SubmitLeadsResponse, UpsertFieldSchemaRequest,
+    UpsertFieldSchemaResponse, UpsertMappingPresetRequest, UpsertMappingPresetResponse,
 };
 use shangji_contracts::pipeline::pipeline_service_server::{
     PipelineService, PipelineServiceServer,
@@ -131,6 +136,114 @@ impl IntakeService for Fake {
             opportunity_id,
             ..Default::default()
         }))
+    }
+
+    /// A UTF-8 CSV stand-in for intake's importer: a row with a cell `bad` is rejected
+    /// (the cell's column named), the others are leads keyed by import key and row.
+    async fn import_leads(
+        &self,
+        request: Request<tonic::Streaming<ImportLeadsRequest>>,
+    ) -> Result<Response<Self::ImportLeadsStream>, Status> {
+        let tenant = self.caller(&request)?;
+        let mut upload = request.into_inner();
+        let mut import_key = String::new();
+        let mut bytes = Vec::new();
+        while let Some(message) = upload.message().await? {
+            match message.part {
+                Some(Part::Metadata(m)) => import_key = m.import_key,
+                Some(Part::Chunk(c)) => bytes.extend_from_slice(&c),
+                None => {}
+            }
+        }
+        let text = String::from_utf8(bytes).map_err(|_| Status::invalid_argument("utf-8"))?;
+        let mut lines = text.trim_start_matches('\u{feff}').lines();
+        let headers: Vec<&str> = lines.next().unwrap_or_default().split(',').collect();
+        let mut done = ImportProgress {
+            import_id: "imp-1".into(),
+            state: ImportState::Done as i32,
+            encoding: "UTF-8 with BOM".into(),
+            ..Default::default()
+        };
+        for (i, line) in lines.enumerate() {
+            let row = i as i64 + 2;
+            let cells: Vec<&str> = line.split(',').collect();
+            done.rows_read += 1;
+            if let Some(bad) = cells.iter().position(|c| *c == "bad") {
+                done.rejected += 1;
+                done.problems.push(RowProblem {
+                    row,
+                    field: "lead.phone".into(),
+                    column: headers[bad].into(),
+                    message: "must contain 7 to 15 digits".into(),
+                });
+                continue;
+            }
+            let mut seen = self.seen();
+            let key = (tenant.clone(), format!("{import_key}:{row}"));
+            if seen.leads.contains_key(&key) {
+                done.replayed += 1;
+            } else {
+                let id = format!("lead-{}", seen.leads.len() + 1);
+                seen.leads.insert(key, id);
+                seen.contact_names.push(cells[0].to_owned());
+                done.accepted += 1;
+            }
+        }
+        let messages = vec![Ok(done)];
+        Ok(Response::new(Box::pin(futures::stream::iter(messages))))
+    }
+
+    type ImportLeadsStream = std::pin::Pin<
+        Box<dyn futures::Stream<Item = Result<ImportProgress, Status>> + Send + 'static>,
+    >;
+
+    async fn get_lead_source(
+        &self,
+        _: Request<GetLeadRequest>,
+    ) -> Result<Response<LeadSource>, Status> {
+        Err(Status::unimplemented("not used by the cli"))
+    }
+
+    async fn submit_leads(
+        &self,
+        _: Request<tonic::Streaming<LeadSubmission>>,
+    ) -> Result<Response<SubmitLeadsResponse>, Status> {
+        Err(Status::unimplemented("not used by the cli"))
+    }
+
+    async fn get_field_schema(
+        &self,
+        _: Request<GetFieldSchemaRequest>,
+    ) -> Result<Response<GetFieldSchemaResponse>, Status> {
+        Err(Status::unimplemented("not used by the cli"))
+    }
+
+    async fn upsert_field_schema(
+        &self,
+        _: Request<UpsertFieldSchemaRequest>,
+    ) -> Result<Response<UpsertFieldSchemaResponse>, Status> {
+        Err(Status::unimplemented("not used by the cli"))
+    }
+
+    async fn get_import_report(
+        &self,
+        _: Request<GetImportReportRequest>,
+    ) -> Result<Response<ImportReport>, Status> {
+        Err(Status::unimplemented("not used by the cli"))
+    }
+
+    async fn upsert_mapping_preset(
+        &self,
+        _: Request<UpsertMappingPresetRequest>,
+    ) -> Result<Response<UpsertMappingPresetResponse>, Status> {
+        Err(Status::unimplemented("not used by the cli"))
+    }
+
+    async fn list_mapping_presets(
+        &self,
+        _: Request<ListMappingPresetsRequest>,
+    ) -> Result<Response<ListMappingPresetsResponse>, Status> {
+        Err(Status::unimplemented("not used by the cli"))
     }
 }
 
@@ -340,7 +453,7 @@ async fn import_reports_bad_rows_and_creates_nothing_twice() {
     assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
     let report = stdout(&first);
     assert!(
-        report.contains("3 rows, 2 accepted, 0 replayed, 1 rejected"),
+        report.contains("3 rows, 2 accepted, 0 replayed, 1 rejected (UTF-8 with BOM)"),
         "{report}"
     );
     assert!(
@@ -351,10 +464,12 @@ async fn import_reports_bad_rows_and_creates_nothing_twice() {
     let again = shangji(addr, &["--json", "import", path]).await;
     assert_eq!(again.status.code(), Some(0));
     let report: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert_eq!(report["state"], "done");
     assert_eq!(report["accepted"], 0);
     assert_eq!(report["replayed"], 2);
     assert_eq!(report["rejected"], 1);
     assert_eq!(report["errors"][0]["row"], 3);
+    assert_eq!(report["errors"][0]["column"], "电话");
     let mut names = fake.seen().contact_names.clone();
     names.sort();
     assert_eq!(names, vec!["张三", "王五"]);

@@ -14,21 +14,48 @@ use tonic::server::NamedService;
 use tonic::service::Routes;
 
 use crate::api::DedupApi;
-use crate::bus::LeadReceivedHandler;
+use crate::bus::{LeadReceivedHandler, OUTCOME_EVENTS, OpportunityOutcomeHandler};
 use crate::config::DedupConfig;
 use crate::domain::GradeThresholds;
+use crate::domain::matching::MatchThresholds;
 
 /// The durable consumer shared by every replica; also the inbox key.
 pub const CONSUMER: &str = "dedup";
 
 const MIGRATIONS: Migrations = Migrations {
     component: "dedup",
-    list: &[Migration {
-        version: 1,
-        name: "customers, match keys, customer leads",
-        sqlite: include_str!("../migrations/sqlite/0001_customers.sql"),
-        postgres: include_str!("../migrations/postgres/0001_customers.sql"),
-    }],
+    list: &[
+        Migration {
+            version: 1,
+            name: "customers, match keys, customer leads",
+            sqlite: include_str!("../migrations/sqlite/0001_customers.sql"),
+            postgres: include_str!("../migrations/postgres/0001_customers.sql"),
+        },
+        Migration {
+            version: 10,
+            name: "accounts, match profiles, blocking keys, match partitions and thresholds",
+            sqlite: include_str!("../migrations/sqlite/0010_fuzzy_matching.sql"),
+            postgres: include_str!("../migrations/postgres/0010_fuzzy_matching.sql"),
+        },
+        Migration {
+            version: 20,
+            name: "review queue, merges and their history",
+            sqlite: include_str!("../migrations/sqlite/0020_review_and_merges.sql"),
+            postgres: include_str!("../migrations/postgres/0020_review_and_merges.sql"),
+        },
+        Migration {
+            version: 21,
+            name: "scoring rule versions and lead scores",
+            sqlite: include_str!("../migrations/sqlite/0021_scoring.sql"),
+            postgres: include_str!("../migrations/postgres/0021_scoring.sql"),
+        },
+        Migration {
+            version: 22,
+            name: "opportunity outcomes and learned-score counts",
+            sqlite: include_str!("../migrations/sqlite/0022_outcomes.sql"),
+            postgres: include_str!("../migrations/postgres/0022_outcomes.sql"),
+        },
+    ],
 };
 
 pub const SPEC: ServiceSpec = ServiceSpec {
@@ -38,24 +65,42 @@ pub const SPEC: ServiceSpec = ServiceSpec {
     migrations: &MIGRATIONS,
 };
 
-/// Starts dedup: gRPC on `settings.listen_addr`, consuming lead.received.
+/// Starts dedup: gRPC on `settings.listen_addr`, consuming lead.received and the
+/// opportunity outcomes it learns from.
 pub async fn start(settings: Settings, config: DedupConfig) -> anyhow::Result<RunningService> {
     // A bad threshold must stop the start before anything is connected.
     let thresholds = config.thresholds()?;
-    shangji_platform::app::start(&SPEC, settings, |rt| build(rt, thresholds))
-        .await
-        .context("starting dedup")
+    let match_thresholds = config.match_thresholds()?;
+    shangji_platform::app::start(&SPEC, settings, |rt| {
+        build(rt, thresholds, match_thresholds)
+    })
+    .await
+    .context("starting dedup")
 }
 
-async fn build(rt: Runtime, thresholds: GradeThresholds) -> anyhow::Result<ServiceParts> {
-    let api = DedupApi::new(rt.db.clone());
+async fn build(
+    rt: Runtime,
+    thresholds: GradeThresholds,
+    match_thresholds: MatchThresholds,
+) -> anyhow::Result<ServiceParts> {
+    let api = DedupApi::new(rt.db.clone())
+        .with_match_thresholds(match_thresholds)
+        .with_grade_thresholds(thresholds);
     let consumer = rt.spawn_consumer(
         ConsumerSpec::new(CONSUMER, Domain::Lead, &["received"]),
-        Arc::new(LeadReceivedHandler { thresholds }),
+        Arc::new(LeadReceivedHandler {
+            thresholds,
+            match_thresholds,
+        }),
+    );
+    // Won and lost opportunities train the learned lead score.
+    let outcomes = rt.spawn_consumer(
+        ConsumerSpec::new(CONSUMER, Domain::Opportunity, OUTCOME_EVENTS),
+        Arc::new(OpportunityOutcomeHandler),
     );
     Ok(ServiceParts {
         routes: Routes::new(DedupServiceServer::with_interceptor(api, require_tenant)),
         service_names: vec![<DedupServiceServer<DedupApi> as NamedService>::NAME],
-        tasks: vec![consumer],
+        tasks: vec![consumer, outcomes],
     })
 }

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::domain::GradeThresholds;
+use crate::domain::matching::MatchThresholds;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -14,15 +15,23 @@ pub struct DedupConfig {
     pub grade_b_min_score: f64,
     /// Lowest score graded C; anything below is D.
     pub grade_c_min_score: f64,
+    /// Lowest match score (0..1) at which a lead is attached to a known customer
+    /// automatically; a tenant may override it (table `match_thresholds`).
+    pub match_same_min: f64,
+    /// Lowest match score at which a known customer is a possible match for review.
+    pub match_possible_min: f64,
 }
 
 impl Default for DedupConfig {
     fn default() -> Self {
         let t = GradeThresholds::default();
+        let m = MatchThresholds::default();
         DedupConfig {
             grade_a_min_score: t.a,
             grade_b_min_score: t.b,
             grade_c_min_score: t.c,
+            match_same_min: m.same,
+            match_possible_min: m.possible,
         }
     }
 }
@@ -77,9 +86,30 @@ impl DedupConfig {
     }
 }
 
+impl DedupConfig {
+    /// The default match thresholds, once they make sense: in (0, 1], possible <= same.
+    pub fn match_thresholds(&self) -> Result<MatchThresholds, DedupConfigError> {
+        MatchThresholds::new(self.match_same_min, self.match_possible_min).map_err(|err| {
+            let setting = match err {
+                crate::domain::matching::decision::ThresholdError::OutOfRange("same") => {
+                    "match_same_min"
+                }
+                _ => "match_possible_min",
+            };
+            DedupConfigError {
+                setting,
+                reason: err.to_string(),
+            }
+        })
+    }
+}
+
 impl shangji_platform::config::ServiceConfig for DedupConfig {
     fn validate(&self) -> anyhow::Result<()> {
-        self.thresholds().map(|_| ()).map_err(anyhow::Error::from)
+        self.thresholds().map_err(anyhow::Error::from)?;
+        self.match_thresholds()
+            .map(|_| ())
+            .map_err(anyhow::Error::from)
     }
 }
 
@@ -117,6 +147,26 @@ mod tests {
         .thresholds()
         .unwrap_err();
         assert_eq!(err.setting, "grade_a_min_score");
+    }
+
+    #[test]
+    fn match_thresholds_default_and_are_checked() {
+        let t = DedupConfig::default().match_thresholds().unwrap();
+        assert_eq!((t.same, t.possible), (0.9, 0.5));
+        let err = DedupConfig {
+            match_same_min: 1.5,
+            ..DedupConfig::default()
+        }
+        .match_thresholds()
+        .unwrap_err();
+        assert_eq!(err.setting, "match_same_min");
+        let err = DedupConfig {
+            match_possible_min: 0.95,
+            ..DedupConfig::default()
+        }
+        .match_thresholds()
+        .unwrap_err();
+        assert_eq!(err.setting, "match_possible_min");
     }
 
     #[test]

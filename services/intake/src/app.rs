@@ -12,16 +12,31 @@ use tonic::server::NamedService;
 
 use crate::api::IntakeApi;
 use crate::bus::LeadProgress;
+use crate::capture::Capture;
 use crate::config::IntakeConfig;
 
 static MIGRATIONS: Migrations = Migrations {
     component: "intake",
-    list: &[Migration {
-        version: 1,
-        name: "leads and their trail",
-        sqlite: include_str!("../migrations/sqlite/0001_leads.sql"),
-        postgres: include_str!("../migrations/postgres/0001_leads.sql"),
-    }],
+    list: &[
+        Migration {
+            version: 1,
+            name: "leads and their trail",
+            sqlite: include_str!("../migrations/sqlite/0001_leads.sql"),
+            postgres: include_str!("../migrations/postgres/0001_leads.sql"),
+        },
+        Migration {
+            version: 2,
+            name: "field schemas and attribution",
+            sqlite: include_str!("../migrations/sqlite/0002_schemas_and_attribution.sql"),
+            postgres: include_str!("../migrations/postgres/0002_schemas_and_attribution.sql"),
+        },
+        Migration {
+            version: 3,
+            name: "imports, their reports and mapping presets",
+            sqlite: include_str!("../migrations/sqlite/0003_imports.sql"),
+            postgres: include_str!("../migrations/postgres/0003_imports.sql"),
+        },
+    ],
 };
 
 pub static SPEC: ServiceSpec = ServiceSpec {
@@ -37,7 +52,8 @@ pub async fn start(settings: Settings, config: IntakeConfig) -> anyhow::Result<R
 }
 
 async fn build(rt: Runtime, config: IntakeConfig) -> anyhow::Result<ServiceParts> {
-    let api = IntakeApi::new(rt.db.clone(), config);
+    let capture = Capture::new(rt.db.clone());
+    let api = IntakeApi::new(capture, config);
     let progress = Arc::new(LeadProgress);
     let tasks = vec![
         rt.spawn_consumer(

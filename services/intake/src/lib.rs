@@ -4,8 +4,10 @@
 mod api;
 mod app;
 mod bus;
+mod capture;
 mod config;
 pub mod domain;
+mod import;
 mod store;
 
 pub use app::{SPEC, start};

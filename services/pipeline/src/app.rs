@@ -10,8 +10,12 @@ use tonic::server::NamedService;
 use tonic::service::Routes;
 
 use crate::api::PipelineApi;
-use crate::bus::{LeadAssignedHandler, lead_assigned_consumer};
+use crate::bus::{
+    LeadAssignedHandler, OrgHandler, OwnershipHandler, lead_assigned_consumer, org_consumer,
+    ownership_consumer,
+};
 use crate::config::PipelineConfig;
+use crate::stage_gauge;
 use crate::store::MIGRATIONS;
 
 pub const SPEC: ServiceSpec = ServiceSpec {
@@ -33,6 +37,11 @@ async fn build(rt: Runtime, config: PipelineConfig) -> anyhow::Result<ServicePar
     Ok(ServiceParts {
         routes: Routes::new(PipelineServiceServer::with_interceptor(api, require_tenant)),
         service_names: vec![<PipelineServiceServer<PipelineApi> as NamedService>::NAME],
-        tasks: vec![rt.spawn_consumer(lead_assigned_consumer(), Arc::new(handler))],
+        tasks: vec![
+            rt.spawn_consumer(lead_assigned_consumer(), Arc::new(handler)),
+            rt.spawn_consumer(org_consumer(), Arc::new(OrgHandler)),
+            rt.spawn_consumer(ownership_consumer(), Arc::new(OwnershipHandler)),
+            tokio::spawn(stage_gauge::run(rt.db.clone(), rt.shutdown.clone())),
+        ],
     })
 }

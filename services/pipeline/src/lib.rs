@@ -7,13 +7,14 @@
 //! an `opportunity.*` event.
 //!
 //! Rooms: [`domain`] (pure rules), [`store`] (SQL), [`api`] (gRPC), [`bus`] (events),
-//! [`config`], [`app`] (wiring).
+//! [`config`], [`app`] (wiring), [`stage_gauge`] (the per-stage gauge task).
 
 pub mod api;
 pub mod app;
 pub mod bus;
 pub mod config;
 pub mod domain;
+pub mod stage_gauge;
 pub mod store;
 
 pub use app::{SPEC, start};

@@ -229,7 +229,7 @@ async fn reps_move_log_and_close_opportunities_with_safe_retries() {
     assert_eq!(created.amount, 80_000.0);
 
     let pipeline = client
-        .get_pipeline(request(TENANT, GetPipelineRequest {}))
+        .get_pipeline(request(TENANT, GetPipelineRequest::default()))
         .await
         .unwrap()
         .into_inner();
@@ -694,7 +694,7 @@ async fn lists_page_filter_and_keep_tenants_apart() {
         .unwrap_err();
     assert_eq!(err.code(), Code::Unauthenticated);
     let err = client
-        .get_pipeline(GetPipelineRequest {})
+        .get_pipeline(GetPipelineRequest::default())
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::Unauthenticated);

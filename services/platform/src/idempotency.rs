@@ -7,12 +7,15 @@
 //! 1. `if let Some(r) = replay(...)? { return Ok(r) }`
 //! 2. do the work in a transaction, `remember(&mut tx, ...)`, commit;
 //! 3. if the commit hit a unique violation (a concurrent retry won), `replay` again.
+//!
+//! [`Call`] does all three.
 
 use prost::Message;
 use sha2::Digest;
 
+use crate::db::is_unique_violation;
 use crate::db::{Db, Tx};
-use crate::grpc::ApiError;
+use crate::grpc::{ApiError, RequestContext};
 
 /// A request fingerprint: SHA-256 of its protobuf encoding (maps encode in key order).
 pub fn request_hash(request: &impl Message) -> String {
@@ -51,6 +54,9 @@ pub async fn replay<M: Message + Default>(
     }
 }
 
+/// Longest idempotency key accepted.
+pub const KEY_MAX_LEN: usize = 128;
+
 /// Stores the response in the caller's transaction. A unique violation here means a
 /// concurrent call with the same key committed first.
 pub async fn remember<M: Message>(
@@ -78,4 +84,90 @@ pub async fn remember<M: Message>(
     .execute(&mut **tx)
     .await?;
     Ok(())
+}
+
+/// One mutating call made safe to retry, wrapping the steps above: `Call::new` checks the
+/// key and fingerprints the request, `replay` answers a retry, `commit` remembers the
+/// response in the call's transaction and commits it (or returns the winner's response
+/// when a concurrent retry with the same key committed first).
+pub struct Call<'a> {
+    tenant_id: &'a str,
+    method: &'static str,
+    key: &'a str,
+    hash: String,
+}
+
+impl<'a> Call<'a> {
+    /// An empty key means the caller does not want retry safety.
+    pub fn new(
+        ctx: &'a RequestContext,
+        method: &'static str,
+        key: &'a str,
+        request: &impl Message,
+    ) -> Result<Call<'a>, ApiError> {
+        if key.len() > KEY_MAX_LEN {
+            return Err(ApiError::invalid_field(
+                "idempotency_key",
+                format!(
+                    "is {} bytes long; at most {KEY_MAX_LEN} are allowed",
+                    key.len()
+                ),
+            ));
+        }
+        Ok(Call {
+            tenant_id: &ctx.tenant_id,
+            method,
+            key,
+            hash: request_hash(request),
+        })
+    }
+
+    /// The response of an earlier call with this key, if there was one.
+    pub async fn replay<R: Message + Default>(&self, db: &Db) -> Result<Option<R>, ApiError> {
+        replay(db, self.tenant_id, self.method, self.key, &self.hash).await
+    }
+
+    /// Remembers `response` under the key in `tx` and commits. When a concurrent call
+    /// with the same key committed first, this one's effects are dropped and the
+    /// winner's response returned.
+    pub async fn commit<R: Message + Default>(
+        &self,
+        db: &Db,
+        mut tx: Tx,
+        response: R,
+    ) -> Result<R, ApiError> {
+        match remember(
+            &mut tx,
+            self.tenant_id,
+            self.method,
+            self.key,
+            &self.hash,
+            &response,
+        )
+        .await
+        {
+            Ok(()) => {}
+            Err(err) if is_unique_violation(&err) => {
+                // Best effort: dropping the transaction rolls it back anyway.
+                let _ = tx.rollback().await;
+                return self.replay_winner(db).await;
+            }
+            Err(err) => return Err(err.into()),
+        }
+        match tx.commit().await {
+            Ok(()) => Ok(response),
+            Err(err) if is_unique_violation(&err) => self.replay_winner(db).await,
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    async fn replay_winner<R: Message + Default>(&self, db: &Db) -> Result<R, ApiError> {
+        self.replay(db).await?.ok_or_else(|| {
+            ApiError::Internal(anyhow::anyhow!(
+                "{} key {} conflicted but has no stored response",
+                self.method,
+                self.key
+            ))
+        })
+    }
 }

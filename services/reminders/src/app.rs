@@ -13,18 +13,38 @@ use tonic::server::NamedService;
 use tonic::service::Routes;
 
 use crate::api::ReminderApi;
-use crate::bus::{CONSUMED_EVENTS, OpportunityEvents};
+use crate::bus::{CONSUMED_EVENTS, ORG_EVENTS, OpportunityEvents, OrgEvents};
 use crate::config::RemindersConfig;
-use crate::timer;
+use crate::{delivery, timer};
 
 pub const MIGRATIONS: Migrations = Migrations {
     component: "reminders",
-    list: &[Migration {
-        version: 1,
-        name: "reminders and opportunity facts",
-        sqlite: include_str!("../migrations/sqlite/0001_reminders.sql"),
-        postgres: include_str!("../migrations/postgres/0001_reminders.sql"),
-    }],
+    list: &[
+        Migration {
+            version: 1,
+            name: "reminders and opportunity facts",
+            sqlite: include_str!("../migrations/sqlite/0001_reminders.sql"),
+            postgres: include_str!("../migrations/postgres/0001_reminders.sql"),
+        },
+        Migration {
+            version: 2,
+            name: "policies, escalation ladders, org replica",
+            sqlite: include_str!("../migrations/sqlite/0002_policies_ladders.sql"),
+            postgres: include_str!("../migrations/postgres/0002_policies_ladders.sql"),
+        },
+        Migration {
+            version: 3,
+            name: "business calendars",
+            sqlite: include_str!("../migrations/sqlite/0003_calendars.sql"),
+            postgres: include_str!("../migrations/postgres/0003_calendars.sql"),
+        },
+        Migration {
+            version: 4,
+            name: "webhooks and the delivery log",
+            sqlite: include_str!("../migrations/sqlite/0004_webhooks.sql"),
+            postgres: include_str!("../migrations/postgres/0004_webhooks.sql"),
+        },
+    ],
 };
 
 pub const SPEC: ServiceSpec = ServiceSpec {
@@ -41,15 +61,24 @@ pub async fn start(settings: Settings, config: RemindersConfig) -> anyhow::Resul
 }
 
 async fn build(rt: Runtime, config: RemindersConfig) -> anyhow::Result<ServiceParts> {
-    let api = ReminderApi::new(rt.db.clone());
+    let api = ReminderApi::new(rt.db.clone(), config.first_contact_hours);
     let consumer = rt.spawn_consumer(
         ConsumerSpec::new(SPEC.name, Domain::Opportunity, CONSUMED_EVENTS),
         Arc::new(OpportunityEvents::new(config.first_contact_hours)),
     );
+    let org = rt.spawn_consumer(
+        ConsumerSpec::new(SPEC.name, Domain::Org, ORG_EVENTS),
+        Arc::new(OrgEvents),
+    );
+    let sender = tokio::spawn(delivery::run(
+        rt.db.clone(),
+        config.clone(),
+        rt.shutdown.clone(),
+    ));
     let timer = tokio::spawn(timer::run(rt.db.clone(), config, rt.shutdown.clone()));
     Ok(ServiceParts {
         routes: Routes::new(ReminderServiceServer::with_interceptor(api, require_tenant)),
         service_names: vec![<ReminderServiceServer<ReminderApi> as NamedService>::NAME],
-        tasks: vec![consumer, timer],
+        tasks: vec![consumer, org, timer, sender],
     })
 }

@@ -11,6 +11,15 @@ pub struct RemindersConfig {
     pub tick_ms: u64,
     /// Reminders fired per timer round at most; a full round is followed by another at once.
     pub batch: u32,
+    /// How often the webhook sender looks for deliveries to (re)try, in milliseconds.
+    pub webhook_tick_ms: u64,
+    /// Wait before the first retry of a failed delivery; each next retry waits twice as
+    /// long (at most an hour).
+    pub webhook_retry_base_ms: u64,
+    /// Attempts per delivery before it is logged as failed.
+    pub webhook_max_attempts: u32,
+    /// How long one attempt may take (connect, send, answer), in milliseconds.
+    pub webhook_timeout_ms: u64,
 }
 
 impl Default for RemindersConfig {
@@ -19,6 +28,10 @@ impl Default for RemindersConfig {
             first_contact_hours: 24,
             tick_ms: 1000,
             batch: 500,
+            webhook_tick_ms: 500,
+            webhook_retry_base_ms: 5_000,
+            webhook_max_attempts: 8,
+            webhook_timeout_ms: 10_000,
         }
     }
 }
@@ -31,6 +44,16 @@ impl RemindersConfig {
         }
         if self.batch == 0 {
             anyhow::bail!("configuration error in `batch`: must be at least 1");
+        }
+        for (name, value) in [
+            ("webhook_tick_ms", self.webhook_tick_ms),
+            ("webhook_retry_base_ms", self.webhook_retry_base_ms),
+            ("webhook_timeout_ms", self.webhook_timeout_ms),
+            ("webhook_max_attempts", u64::from(self.webhook_max_attempts)),
+        ] {
+            if value == 0 {
+                anyhow::bail!("configuration error in `{name}`: must be at least 1");
+            }
         }
         Ok(())
     }
@@ -69,5 +92,12 @@ mod tests {
         .validate()
         .unwrap_err();
         assert!(err.to_string().contains("batch"), "{err}");
+        let err = RemindersConfig {
+            webhook_max_attempts: 0,
+            ..Default::default()
+        }
+        .validate()
+        .unwrap_err();
+        assert!(err.to_string().contains("webhook_max_attempts"), "{err}");
     }
 }

@@ -8,13 +8,15 @@
 //! - [`domain`]: the rules, pure.
 //! - [`store`]: reminders and what is known about each opportunity, in SQL.
 //! - [`bus`]: the opportunity event handler.
-//! - [`timer`]: fires due reminders.
+//! - [`timer`]: fires due reminders and takes the steps of their escalation ladders.
+//! - [`delivery`]: sends reminders to the tenant's webhooks.
 //! - [`api`]: the `ReminderService` gRPC service.
 
 pub mod api;
 pub mod app;
 pub mod bus;
 pub mod config;
+pub mod delivery;
 pub mod domain;
 pub mod store;
 pub mod timer;

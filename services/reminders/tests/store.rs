@@ -70,6 +70,8 @@ fn reminder<'a>(
         due_at,
         state: ReminderState::Pending,
         message: "do it",
+        policy_id: "",
+        policy_version: 0,
         now: 1,
     }
 }
@@ -353,6 +355,6 @@ async fn timer_fires_each_reminder_once(db: &Db, replica: &Db) {
     }
     // Nothing left to fire, so nothing more is announced.
     let round = timer::fire_due(db, now, 100).await.expect("round");
-    assert_eq!(round, timer::Round { due: 0, fired: 0 });
+    assert_eq!(round, timer::Round::default());
     assert_eq!(outbox::backlog(db).await.expect("backlog"), 30);
 }

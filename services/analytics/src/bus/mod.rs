@@ -1,23 +1,121 @@
-//! Event handlers that keep the read models current. Analytics consumes every lead and
-//! opportunity event and ignores the ones it has no use for.
+//! Event handlers that keep the read models current. Analytics consumes every lead,
+//! opportunity, reminder and org event and ignores what changes no figure. The same
+//! code applies events during a rebuild (see `rebuild`).
 
-mod lead_events;
-mod opportunity_events;
+mod changes;
+pub mod rebuild;
 
-pub use lead_events::LeadEvents;
-pub use opportunity_events::OpportunityEvents;
+pub use changes::{Change, change_of};
+pub use rebuild::{RebuildError, RebuildOutcome, rebuild_tenant};
 
-use prost_types::Timestamp;
-use shangji_contracts::time::to_millis;
-use shangji_platform::bus::{HandlerError, IncomingEvent};
+use shangji_platform::Tx;
+use shangji_platform::bus::{Handler, HandlerError, IncomingEvent};
 
-/// The time an event carries for what it reports, or when it was published.
-fn time_of(at: Option<&Timestamp>, event: &IncomingEvent) -> i64 {
-    at.map(to_millis)
-        .unwrap_or_else(|| event.occurred_at_millis())
+use crate::store::{generations, org, projection, states};
+
+/// The live consumers' handler (one for each stream).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ReadModelEvents;
+
+impl Handler for ReadModelEvents {
+    async fn handle(&self, tx: &mut Tx, event: &IncomingEvent) -> Result<(), HandlerError> {
+        let tenant = event.tenant_id();
+        if tenant.is_empty() {
+            return Err(changes::reject("the envelope names no tenant"));
+        }
+        let change = change_of(tx, event).await?;
+        match &change {
+            Change::Nothing => return Ok(()),
+            Change::Team(t) => {
+                let record = org::TeamRecord {
+                    team_id: &t.team_id,
+                    parent_team_id: &t.parent_team_id,
+                    manager_rep_id: &t.manager_rep_id,
+                    ancestor_team_ids: &t.ancestor_team_ids,
+                    version: i64::try_from(t.version).unwrap_or(i64::MAX),
+                };
+                org::upsert_team(tx, tenant, &record).await?;
+                return Ok(());
+            }
+            Change::Rep(r) => {
+                let record = org::RepRecord {
+                    rep_id: &r.rep_id,
+                    team_id: &r.team_id,
+                    role: &r.role,
+                    status: &r.status,
+                    version: i64::try_from(r.version).unwrap_or(i64::MAX),
+                };
+                org::upsert_rep(tx, tenant, &record).await?;
+                return Ok(());
+            }
+            _ => {}
+        }
+        // The inbox guards the live generation; a generation being rebuilt keeps its own
+        // record, because the rebuild replays the same events.
+        let targets = generations::targets(tx, tenant).await?;
+        apply(tx, tenant, targets.live, &change).await?;
+        if let Some(building) = targets.building
+            && generations::first_application(tx, tenant, building, event.event_id()).await?
+        {
+            apply(tx, tenant, building, &change).await?;
+        }
+        tracing::debug!(
+            tenant,
+            event_type = event.event_type(),
+            "read models updated"
+        );
+        Ok(())
+    }
 }
 
-/// An event that can never be applied (it is dead-lettered with the reason).
-fn reject(reason: &str) -> HandlerError {
-    HandlerError::Reject(anyhow::anyhow!("{reason}"))
+/// Applies one change to one generation.
+pub async fn apply(
+    tx: &mut Tx,
+    tenant: &str,
+    generation: i64,
+    change: &Change,
+) -> Result<(), sqlx::Error> {
+    match change {
+        Change::Opportunity(id, facts) => {
+            projection::apply_opportunities(tx, tenant, generation, &[(id.as_str(), facts)]).await
+        }
+        Change::Lead(id, facts) => projection::apply_lead(tx, tenant, generation, id, facts).await,
+        Change::Transfer {
+            customer_id,
+            from_rep_id,
+            opportunities,
+            leads,
+            to_rep_id,
+            team,
+            at,
+        } => {
+            let opportunities = if opportunities.is_empty() && !customer_id.is_empty() {
+                states::open_opportunities_of(tx, tenant, generation, customer_id, from_rep_id)
+                    .await?
+            } else {
+                opportunities.clone()
+            };
+            let facts = crate::domain::OpportunityFacts {
+                at: *at,
+                owner: Some(to_rep_id.clone()),
+                team: (!team.is_empty()).then(|| team.clone()),
+                ..Default::default()
+            };
+            let changes: Vec<_> = opportunities
+                .iter()
+                .map(|id| (id.as_str(), &facts))
+                .collect();
+            projection::apply_opportunities(tx, tenant, generation, &changes).await?;
+            let lead_facts = crate::domain::LeadFacts {
+                at: *at,
+                holder: Some((to_rep_id.clone(), team.clone())),
+                ..Default::default()
+            };
+            for lead in leads {
+                projection::apply_lead(tx, tenant, generation, lead, &lead_facts).await?;
+            }
+            Ok(())
+        }
+        Change::Team(_) | Change::Rep(_) | Change::Nothing => Ok(()),
+    }
 }

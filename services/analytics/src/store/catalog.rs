@@ -1,4 +1,5 @@
-//! The `stage_catalog` and `stage_reached` tables.
+//! The `stage_catalog` table: the tenant's stages and their order, learned from the
+//! events. A newer statement wins, so it is the same whatever order events arrive in.
 
 use shangji_platform::{Db, Tx};
 
@@ -59,44 +60,4 @@ pub async fn stages(db: &Db, tenant_id: &str) -> Result<Vec<CatalogStage>, sqlx:
             order: u32::try_from(order).unwrap_or(u32::MAX),
         })
         .collect())
-}
-
-/// Records that the opportunity stood in `stage` at `at`; the earliest time is kept.
-pub async fn record_stage_reached(
-    tx: &mut Tx,
-    tenant_id: &str,
-    opportunity_id: &str,
-    stage: &str,
-    at: i64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO stage_reached (tenant_id, opportunity_id, stage, reached_at) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (tenant_id, opportunity_id, stage) DO UPDATE
-         SET reached_at = excluded.reached_at
-         WHERE excluded.reached_at < stage_reached.reached_at",
-    )
-    .bind(tenant_id)
-    .bind(opportunity_id)
-    .bind(stage)
-    .bind(at)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
-}
-
-/// When the opportunity first stood in `stage`, if known.
-pub async fn stage_reached_at(
-    db: &Db,
-    tenant_id: &str,
-    opportunity_id: &str,
-    stage: &str,
-) -> Result<Option<i64>, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT reached_at FROM stage_reached WHERE tenant_id = $1 AND opportunity_id = $2 AND stage = $3",
-    )
-    .bind(tenant_id)
-    .bind(opportunity_id)
-    .bind(stage)
-    .fetch_optional(db.reader())
-    .await
 }

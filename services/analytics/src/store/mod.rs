@@ -2,8 +2,8 @@
 //! the consumer's transaction, so they commit with the event's inbox row.
 
 pub mod catalog;
-pub mod funnel;
-pub mod leads;
-pub mod opportunities;
-
-pub use opportunities::{OpportunityFacts, UNKNOWN};
+pub mod generations;
+pub mod org;
+pub mod projection;
+pub mod rollups;
+pub mod states;

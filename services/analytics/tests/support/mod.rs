@@ -23,14 +23,20 @@ pub struct Harness {
     pub js: jetstream::Context,
     pub client: async_nats::Client,
     pub grpc: AnalyticsServiceClient<Channel>,
-    _data: tempfile::TempDir,
+    pub data: tempfile::TempDir,
 }
 
 impl Harness {
     pub async fn start(config: AnalyticsConfig) -> Harness {
+        Harness::start_on(config, None).await
+    }
+
+    /// With `database_url` (PostgreSQL) instead of SQLite in the data folder.
+    pub async fn start_on(config: AnalyticsConfig, database_url: Option<String>) -> Harness {
         let nats = NatsServer::start().await.expect("nats-server starts");
         let data = tempfile::tempdir().expect("temp dir");
         let mut settings: Settings = SPEC.default_settings();
+        settings.database_url = database_url;
         settings.listen_addr = "127.0.0.1:0".parse().expect("address");
         settings.metrics_addr = None;
         settings.data_dir = data.path().to_path_buf();
@@ -52,7 +58,7 @@ impl Harness {
             js,
             client,
             grpc,
-            _data: data,
+            data,
         }
     }
 
@@ -96,6 +102,8 @@ impl Harness {
 pub fn envelope<E: Event>(tenant: &str, event: &E) -> Envelope {
     let producer = match E::DOMAIN {
         Domain::Lead => "intake",
+        Domain::Org => "assignment",
+        Domain::Reminder => "reminders",
         _ => "pipeline",
     };
     events::envelope(tenant, "lead_test", producer, event)
@@ -107,5 +115,14 @@ pub fn request<T>(tenant: &str, message: T) -> tonic::Request<T> {
     request
         .metadata_mut()
         .insert("x-tenant-id", tenant.parse().expect("ascii tenant"));
+    request
+}
+
+/// `message` with `x-tenant-id: tenant` and `x-user-id: user`.
+pub fn as_user<T>(tenant: &str, user: &str, message: T) -> tonic::Request<T> {
+    let mut request = request(tenant, message);
+    request
+        .metadata_mut()
+        .insert("x-user-id", user.parse().expect("ascii user"));
     request
 }

@@ -1,4 +1,5 @@
-//! Opportunity events -> each rep's count of open opportunities (`reps.open_count`).
+//! Opportunity events -> each rep's open load, each opportunity's last follow-up (the
+//! recycling clock), and the pool drain when capacity frees up.
 //!
 //! The facts go into `opportunity_owners` as order-independent upserts and the affected
 //! reps are recounted, so a redelivered, duplicated or out-of-order event leaves the
@@ -7,22 +8,31 @@
 
 use prost_types::Timestamp;
 use shangji_contracts::events::opportunity::{
-    OpportunityCreated, OpportunityLost, OpportunityOwnerChanged, OpportunityWon,
+    OpportunityActivityLogged, OpportunityCreated, OpportunityLost, OpportunityOwnerChanged,
+    OpportunityWon,
 };
-use shangji_contracts::time::{now_millis, to_millis};
+use shangji_contracts::time::to_millis;
 use shangji_platform::Tx;
 use shangji_platform::bus::{Handler, HandlerError, IncomingEvent};
 
-use crate::store::{opportunities, owners, reps};
+use crate::clock::Clock;
+use crate::placement::drain;
+use crate::store::opportunities::{self, Opened};
+use crate::store::{owners, reps};
 
-/// Keeps reps' open loads.
+/// Keeps reps' open loads and the recycling clocks.
 #[derive(Debug, Default)]
-pub struct RepLoadTracking;
+pub struct RepLoadTracking {
+    pub clock: Clock,
+}
 
-/// What an opportunity event says about ownership and openness.
+/// What an opportunity event says about ownership, openness and follow-up.
 enum Fact {
     Opened {
         rep_id: String,
+        customer_id: String,
+        lead_id: String,
+        team: String,
     },
     Closed {
         rep_id: String,
@@ -32,6 +42,7 @@ enum Fact {
         from: String,
         to: String,
     },
+    FollowedUp,
 }
 
 impl Handler for RepLoadTracking {
@@ -46,11 +57,26 @@ impl Handler for RepLoadTracking {
                 event.event_type()
             )));
         }
+        let mut freed = false;
         let touched = match &fact {
-            Fact::Opened { rep_id } => {
-                opportunities::opened(tx, tenant_id, &opportunity_id, rep_id, at).await?
+            Fact::Opened {
+                rep_id,
+                customer_id,
+                lead_id,
+                team,
+            } => {
+                let opened = Opened {
+                    opportunity_id: &opportunity_id,
+                    rep_id,
+                    customer_id,
+                    lead_id,
+                    team,
+                    at,
+                };
+                opportunities::opened(tx, tenant_id, opened).await?
             }
             Fact::Closed { rep_id } => {
+                freed = true;
                 opportunities::closed(tx, tenant_id, &opportunity_id, rep_id, at).await?
             }
             Fact::Moved {
@@ -65,12 +91,21 @@ impl Handler for RepLoadTracking {
                 {
                     tracing::info!(tenant_id, customer_id = %customer_id, from = %from, to = %to, "customer moved with its opportunity");
                 }
+                opportunities::touched(tx, tenant_id, &opportunity_id, at).await?;
                 touched
             }
+            Fact::FollowedUp => {
+                opportunities::touched(tx, tenant_id, &opportunity_id, at).await?;
+                Vec::new()
+            }
         };
-        let now = now_millis();
+        opportunities::reschedule(tx, tenant_id, &opportunity_id).await?;
+        let now = self.clock.now();
         for rep_id in touched.iter().filter(|r| !r.is_empty()) {
             reps::refresh_open_count(tx, tenant_id, rep_id, now).await?;
+        }
+        if freed {
+            drain::drain_pool(tx, &event.follow_on(), now).await?;
         }
         tracing::debug!(tenant_id, opportunity_id = %opportunity_id, event = event.event_type(), reps = ?touched, "rep load updated");
         Ok(())
@@ -86,31 +121,25 @@ fn read_fact(event: &IncomingEvent) -> Result<Option<(String, i64, Fact)>, Handl
     };
     let read = if event.is::<OpportunityCreated>() {
         let e: OpportunityCreated = event.decode()?;
-        (
-            e.opportunity_id,
-            at(e.created_at),
-            Fact::Opened {
-                rep_id: e.owner_rep_id,
-            },
-        )
+        let fact = Fact::Opened {
+            rep_id: e.owner_rep_id,
+            customer_id: e.customer_id,
+            lead_id: e.lead_id,
+            team: e.team,
+        };
+        (e.opportunity_id, at(e.created_at), fact)
     } else if event.is::<OpportunityWon>() {
         let e: OpportunityWon = event.decode()?;
-        (
-            e.opportunity_id,
-            at(e.closed_at),
-            Fact::Closed {
-                rep_id: e.owner_rep_id,
-            },
-        )
+        let fact = Fact::Closed {
+            rep_id: e.owner_rep_id,
+        };
+        (e.opportunity_id, at(e.closed_at), fact)
     } else if event.is::<OpportunityLost>() {
         let e: OpportunityLost = event.decode()?;
-        (
-            e.opportunity_id,
-            at(e.closed_at),
-            Fact::Closed {
-                rep_id: e.owner_rep_id,
-            },
-        )
+        let fact = Fact::Closed {
+            rep_id: e.owner_rep_id,
+        };
+        (e.opportunity_id, at(e.closed_at), fact)
     } else if event.is::<OpportunityOwnerChanged>() {
         let e: OpportunityOwnerChanged = event.decode()?;
         let fact = Fact::Moved {
@@ -119,6 +148,9 @@ fn read_fact(event: &IncomingEvent) -> Result<Option<(String, i64, Fact)>, Handl
             to: e.to_rep_id,
         };
         (e.opportunity_id, at(e.changed_at), fact)
+    } else if event.is::<OpportunityActivityLogged>() {
+        let e: OpportunityActivityLogged = event.decode()?;
+        (e.opportunity_id, at(e.logged_at), Fact::FollowedUp)
     } else {
         return Ok(None);
     };

@@ -1,6 +1,63 @@
 //! Reps: their profile as the organisation describes it, and the load assignment
 //! balances on.
 
+/// rep, manager or admin: what the user may see in the services that enforce data
+/// permissions (own work, the team's subtree, the whole tenant).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Role {
+    #[default]
+    Rep,
+    Manager,
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Rep => "rep",
+            Role::Manager => "manager",
+            Role::Admin => "admin",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Role> {
+        [Role::Rep, Role::Manager, Role::Admin]
+            .into_iter()
+            .find(|r| r.as_str() == text)
+    }
+}
+
+/// Whether a rep takes new leads.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum WorkingStatus {
+    #[default]
+    Active,
+    /// Takes no new leads but keeps their customers.
+    OnLeave,
+    /// Gone; their work is handed over.
+    Departed,
+}
+
+impl WorkingStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WorkingStatus::Active => "active",
+            WorkingStatus::OnLeave => "on_leave",
+            WorkingStatus::Departed => "departed",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<WorkingStatus> {
+        [
+            WorkingStatus::Active,
+            WorkingStatus::OnLeave,
+            WorkingStatus::Departed,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == text)
+    }
+}
+
 /// A rep profile exactly as a caller sent it, before validation.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RepDraft {
@@ -9,23 +66,40 @@ pub struct RepDraft {
     pub team: String,
     pub regions: Vec<String>,
     pub industries: Vec<String>,
+    pub product_lines: Vec<String>,
+    pub skill_tier: String,
+    pub role: Role,
+    pub status: WorkingStatus,
     pub capacity: u32,
-    pub active: bool,
+    pub max_daily_leads: u32,
+    pub daily_claim_limit: u32,
+    pub email: String,
 }
 
 /// A validated rep profile: ids are well-formed, labels trimmed, non-empty and unique.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RepProfile {
     pub rep_id: String,
     pub name: String,
+    /// The team id; may be empty for a rep outside any team.
     pub team: String,
     /// Regions covered; empty covers every region.
     pub regions: Vec<String>,
     /// Industries covered; empty covers every industry.
     pub industries: Vec<String>,
+    /// Product lines covered; empty covers every product line.
+    pub product_lines: Vec<String>,
+    /// A label rules may target ("senior"); empty: none.
+    pub skill_tier: String,
+    pub role: Role,
+    pub status: WorkingStatus,
     /// Open opportunities at most; 0 means no limit.
     pub capacity: u32,
-    pub active: bool,
+    /// New leads per UTC day at most; 0 means no limit.
+    pub max_daily_leads: u32,
+    /// Pool claims per UTC day at most; 0 means no limit.
+    pub daily_claim_limit: u32,
+    pub email: String,
 }
 
 /// What assignment counts per rep.
@@ -36,13 +110,19 @@ pub struct RepLoad {
     pub assigned_total: i64,
     /// Open opportunities the rep owns.
     pub open_count: i64,
+    /// New leads assigned today (UTC).
+    pub leads_today: i64,
+    /// Pool claims today (UTC).
+    pub claims_today: i64,
 }
 
 /// A rep with their load.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Rep {
     pub profile: RepProfile,
     pub load: RepLoad,
+    /// Increases with every change of the profile (carried by `rep_upserted`).
+    pub version: i64,
 }
 
 /// One thing wrong with a draft: the field (relative to the rep) and why.
@@ -53,7 +133,7 @@ pub struct Invalid {
 }
 
 impl Invalid {
-    fn new(field: impl Into<String>, reason: impl Into<String>) -> Invalid {
+    pub fn new(field: impl Into<String>, reason: impl Into<String>) -> Invalid {
         Invalid {
             field: field.into(),
             reason: reason.into(),
@@ -92,8 +172,26 @@ impl RepProfile {
                 format!("must be at most {MAX_LABEL_CHARS} characters"),
             ));
         }
+        if team.chars().any(char::is_control) {
+            problems.push(Invalid::new("team", "must not contain control characters"));
+        }
         let regions = labels("regions", &draft.regions, &mut problems);
         let industries = labels("industries", &draft.industries, &mut problems);
+        let product_lines = labels("product_lines", &draft.product_lines, &mut problems);
+        let skill_tier = draft.skill_tier.trim().to_owned();
+        if skill_tier.chars().count() > MAX_LABEL_CHARS {
+            problems.push(Invalid::new(
+                "skill_tier",
+                format!("must be at most {MAX_LABEL_CHARS} characters"),
+            ));
+        }
+        let email = draft.email.trim().to_owned();
+        if !email.is_empty() && (!email.contains('@') || email.chars().count() > MAX_NAME_CHARS) {
+            problems.push(Invalid::new(
+                "email",
+                "must be an e-mail address such as wang.lei@example.com, or empty",
+            ));
+        }
         if !problems.is_empty() {
             return Err(problems);
         }
@@ -103,8 +201,14 @@ impl RepProfile {
             team,
             regions,
             industries,
+            product_lines,
+            skill_tier,
+            role: draft.role,
+            status: draft.status,
             capacity: draft.capacity,
-            active: draft.active,
+            max_daily_leads: draft.max_daily_leads,
+            daily_claim_limit: draft.daily_claim_limit,
+            email,
         })
     }
 
@@ -112,19 +216,49 @@ impl RepProfile {
     pub fn covers(&self, region: &str, industry: &str) -> bool {
         covers(&self.regions, region) && covers(&self.industries, industry)
     }
+
+    /// True when the rep covers the lead's product line. Few leads name one, so a lead
+    /// without a product line is covered by everyone.
+    pub fn covers_product_line(&self, product_line: &str) -> bool {
+        product_line.trim().is_empty() || covers(&self.product_lines, product_line)
+    }
+
+    pub fn is_active(&self) -> bool {
+        self.status == WorkingStatus::Active
+    }
 }
 
 impl Rep {
-    /// True when the rep may take one more lead: capacity 0 is unlimited.
+    /// True when the rep may take one more open opportunity: capacity 0 is unlimited.
     pub fn has_free_capacity(&self) -> bool {
         self.profile.capacity == 0 || self.load.open_count < i64::from(self.profile.capacity)
+    }
+
+    /// True when the rep may get one more new lead today: 0 is unlimited.
+    pub fn has_daily_room(&self) -> bool {
+        self.profile.max_daily_leads == 0
+            || self.load.leads_today < i64::from(self.profile.max_daily_leads)
+    }
+
+    /// True when the rep may claim one more pool entry today: 0 is unlimited.
+    pub fn may_claim_today(&self) -> bool {
+        self.profile.daily_claim_limit == 0
+            || self.load.claims_today < i64::from(self.profile.daily_claim_limit)
     }
 }
 
 /// Rep ids are used in URLs, logs and other services' rows: keep them plain.
-fn check_rep_id(id: &str) -> Result<(), String> {
+pub fn check_rep_id(id: &str) -> Result<(), String> {
     if id.is_empty() {
         return Err("must not be empty: give the rep a stable id such as `wang.lei`".into());
+    }
+    check_id(id)
+}
+
+/// Ids of reps, teams and rules: 1-64 plain characters.
+pub fn check_id(id: &str) -> Result<(), String> {
+    if id.is_empty() {
+        return Err("must not be empty: give a stable id such as `east-1`".into());
     }
     if id.chars().count() > MAX_ID_CHARS {
         return Err(format!("must be at most {MAX_ID_CHARS} characters"));
@@ -142,7 +276,7 @@ fn check_rep_id(id: &str) -> Result<(), String> {
 
 /// Trims labels, rejects empty or overlong ones, and drops repeats (compared the way
 /// matching compares them), keeping the first spelling.
-fn labels(field: &str, raw: &[String], problems: &mut Vec<Invalid>) -> Vec<String> {
+pub fn labels(field: &str, raw: &[String], problems: &mut Vec<Invalid>) -> Vec<String> {
     if raw.len() > MAX_LABELS {
         problems.push(Invalid::new(
             field,
@@ -192,7 +326,7 @@ mod tests {
             regions: vec![" 华东 ".into(), "华东".into(), "Shanghai".into()],
             industries: vec![],
             capacity: 3,
-            active: true,
+            ..RepDraft::default()
         }
     }
 
@@ -260,6 +394,7 @@ mod tests {
                 open_count: 1_000,
                 ..RepLoad::default()
             },
+            version: 1,
         };
         assert!(rep.has_free_capacity());
         rep.profile.capacity = 1_000;

@@ -90,3 +90,52 @@ pub async fn insert(
     .rows_affected();
     Ok(inserted == 1)
 }
+
+/// A later decision placed the lead (from the pool, a hand-over): the current owner in
+/// the log changes; the decision history keeps every step.
+pub async fn reassign(
+    tx: &mut Tx,
+    tenant_id: &str,
+    record: &AssignmentRecord,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE assignments SET rep_id = $3, team = $4, rule = $5, reason = $6, candidates = $7,
+                                pooled = $8, decided_at = $9
+         WHERE tenant_id = $1 AND lead_id = $2",
+    )
+    .bind(tenant_id)
+    .bind(&record.lead_id)
+    .bind(record.rep_id.as_deref())
+    .bind(&record.team)
+    .bind(&record.rule)
+    .bind(&record.reason)
+    .bind(to_json(&record.candidates))
+    .bind(flag(record.pooled))
+    .bind(record.decided_at)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Leads assigned to a rep that never became an opportunity (no `opportunity.created`
+/// named them): they move with the rep's customers on hand-over.
+pub async fn pending_leads_of<'e>(
+    exec: impl Exec<'e>,
+    tenant_id: &str,
+    rep_id: &str,
+) -> Result<Vec<(String, String)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT a.lead_id, a.customer_id FROM assignments a
+         WHERE a.tenant_id = $1 AND a.rep_id = $2 AND a.pooled = 0
+           AND NOT EXISTS (SELECT 1 FROM opportunity_owners o
+                           WHERE o.tenant_id = a.tenant_id AND o.lead_id = a.lead_id)
+           AND NOT EXISTS (SELECT 1 FROM opportunity_owners o
+                           WHERE o.tenant_id = a.tenant_id AND o.customer_id = a.customer_id
+                             AND a.customer_id <> '')
+         ORDER BY a.customer_id, a.lead_id",
+    )
+    .bind(tenant_id)
+    .bind(rep_id)
+    .fetch_all(exec)
+    .await
+}

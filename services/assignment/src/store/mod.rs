@@ -6,10 +6,16 @@
 //! transaction (`&mut **tx`).
 
 pub mod assignments;
+pub mod decisions;
 pub mod opportunities;
 pub mod owners;
+pub mod policies;
+pub mod pool;
 pub mod reps;
+pub mod rules;
 pub mod sequence;
+pub mod teams;
+pub mod transfers;
 
 /// The `Any` executors: `&AnyPool`, `&mut AnyConnection`.
 pub trait Exec<'e>: sqlx::Executor<'e, Database = sqlx::Any> {}

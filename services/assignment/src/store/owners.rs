@@ -90,3 +90,52 @@ pub async fn follow_reassignment(
     .rows_affected();
     Ok(moved == 1)
 }
+
+/// The customers a rep owns, by id.
+pub async fn owned_by<'e>(
+    exec: impl Exec<'e>,
+    tenant_id: &str,
+    rep_id: &str,
+) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT customer_id FROM customer_owners WHERE tenant_id = $1 AND rep_id = $2
+         ORDER BY customer_id",
+    )
+    .bind(tenant_id)
+    .bind(rep_id)
+    .fetch_all(exec)
+    .await
+}
+
+/// Makes `rep_id` the customer's owner, whoever owned it before (hand-over, claims,
+/// merges: the caller decided).
+pub async fn set(
+    tx: &mut Tx,
+    tenant_id: &str,
+    customer_id: &str,
+    rep_id: &str,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO customer_owners (tenant_id, customer_id, rep_id, since) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (tenant_id, customer_id) DO UPDATE SET rep_id = excluded.rep_id,
+                                                            since = excluded.since",
+    )
+    .bind(tenant_id)
+    .bind(customer_id)
+    .bind(rep_id)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Nobody owns the customer any more (returned to the pool, merged away).
+pub async fn release(tx: &mut Tx, tenant_id: &str, customer_id: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM customer_owners WHERE tenant_id = $1 AND customer_id = $2")
+        .bind(tenant_id)
+        .bind(customer_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}

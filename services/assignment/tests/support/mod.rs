@@ -26,13 +26,35 @@ pub struct Harness {
     pub jetstream: jetstream::Context,
     observed: pull::Stream,
     service: RunningService,
-    // Dropped after the service stopped: the data dir, then nats-server.
+    // Dropped after the service stopped: PostgreSQL, the data dir, then nats-server.
+    _postgres: Option<shangji_testkit::Postgres>,
     _data: tempfile::TempDir,
     _nats: NatsServer,
 }
 
 impl Harness {
     pub async fn start() -> anyhow::Result<Harness> {
+        Harness::start_with_clock(shangji_assignment::Clock::system()).await
+    }
+
+    /// Starts assignment on `clock` (a manual one lets a test make days pass).
+    pub async fn start_with_clock(clock: shangji_assignment::Clock) -> anyhow::Result<Harness> {
+        Harness::start_on(clock, false).await
+    }
+
+    /// Starts assignment on PostgreSQL (a fresh database on a PostgreSQL started for the
+    /// test); None when there is no PostgreSQL here and not in CI (where it must run).
+    pub async fn start_on_postgres() -> anyhow::Result<Option<Harness>> {
+        if !shangji_testkit::postgres_available() && std::env::var_os("CI").is_none() {
+            eprintln!("skipping: no PostgreSQL here; CI always runs this");
+            return Ok(None);
+        }
+        Ok(Some(
+            Harness::start_on(shangji_assignment::Clock::system(), true).await?,
+        ))
+    }
+
+    async fn start_on(clock: shangji_assignment::Clock, postgres: bool) -> anyhow::Result<Harness> {
         let nats = NatsServer::start().await?;
         let data = tempfile::tempdir()?;
         let mut settings = SPEC.default_settings();
@@ -40,7 +62,20 @@ impl Harness {
         settings.metrics_addr = None;
         settings.data_dir = data.path().to_path_buf();
         settings.nats_url = nats.url();
-        let service = shangji_assignment::start(settings, AssignmentConfig::default()).await?;
+        let postgres = match postgres {
+            true => {
+                let server = shangji_testkit::Postgres::start().await?;
+                settings.database_url = Some(server.create_database("shangji_assignment").await?);
+                Some(server)
+            }
+            false => None,
+        };
+        let config = AssignmentConfig {
+            // Tests move the clock and then wait for the timer: keep its pace quick.
+            recycle_tick_ms: 50,
+            ..AssignmentConfig::default()
+        };
+        let service = shangji_assignment::start_with_clock(settings, config, clock).await?;
         let client = AssignmentServiceClient::connect(service.endpoint()).await?;
         let jetstream = jetstream::new(async_nats::connect(nats.url()).await?);
         // The service created the streams on start; watch what it publishes.
@@ -59,6 +94,7 @@ impl Harness {
             jetstream,
             observed,
             service,
+            _postgres: postgres,
             _data: data,
             _nats: nats,
         })
@@ -88,6 +124,25 @@ impl Harness {
     ) -> anyhow::Result<()> {
         events::publish_envelope(&self.jetstream, subject, envelope, msg_id).await?;
         Ok(())
+    }
+
+    /// A fresh observer of what assignment publishes on `domain` under `subjects`.
+    pub async fn watch(
+        &self,
+        domain: Domain,
+        subjects: Vec<String>,
+    ) -> anyhow::Result<pull::Stream> {
+        let consumer = self
+            .jetstream
+            .get_stream(domain.stream_name())
+            .await?
+            .create_consumer(pull::Config {
+                filter_subjects: subjects,
+                ack_policy: jetstream::consumer::AckPolicy::None,
+                ..Default::default()
+            })
+            .await?;
+        Ok(consumer.messages().await?)
     }
 
     /// The next event assignment published (`lead.assigned` or `lead.pooled`).
@@ -151,6 +206,23 @@ impl Harness {
         drop(self.client);
         self.service.stop().await
     }
+}
+
+/// The next message of a watched stream, decoded as `E`.
+pub async fn next_of<E: Event>(stream: &mut pull::Stream) -> anyhow::Result<E> {
+    let message = tokio::time::timeout(WAIT, stream.next())
+        .await
+        .context("no event in time")?
+        .context("stream ended")?
+        .map_err(|e| anyhow::anyhow!("watch: {e}"))?;
+    let envelope = Envelope::decode(message.payload.as_ref())?;
+    anyhow::ensure!(
+        envelope.event_type == E::TYPE,
+        "expected {}, got {}",
+        E::TYPE,
+        envelope.event_type
+    );
+    Ok(E::decode(envelope.payload.as_slice())?)
 }
 
 /// A request carrying the tenant in metadata, as every caller must.

@@ -15,6 +15,7 @@ pub async fn show(services: &Services, output: Output, args: FunnelArgs) -> Resu
     let mut response = analytics
         .funnel(FunnelRequest {
             owner_rep_id: text_or_empty(args.owner),
+            ..Default::default()
         })
         .await
         .map_err(rpc_failed("Funnel"))?

@@ -1,5 +1,11 @@
 //! The gRPC service.
 
+mod check;
+mod fields;
+mod merge;
+mod page_token;
+mod review;
+mod scoring;
 mod service;
 pub mod validate;
 

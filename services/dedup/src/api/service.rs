@@ -2,8 +2,16 @@
 
 use shangji_contracts::dedup::dedup_service_server::DedupService;
 use shangji_contracts::dedup::{
-    CheckDuplicateRequest, CheckDuplicateResponse, Customer, CustomerMatch, FieldEvidence,
-    GetCustomerRequest, GetCustomerResponse, MatchDecision,
+    CheckDuplicateRequest, CheckDuplicateResponse, Customer, GetCustomerRequest,
+    GetCustomerResponse,
+};
+use shangji_contracts::dedup::{
+    ExplainScoreRequest, ExplainScoreResponse, GetScoringRulesRequest, GetScoringRulesResponse,
+    UpsertScoringRulesRequest, UpsertScoringRulesResponse,
+};
+use shangji_contracts::dedup::{
+    ListReviewQueueRequest, ListReviewQueueResponse, MergeCustomersRequest, MergeCustomersResponse,
+    ResolveReviewRequest, ResolveReviewResponse, UnmergeCustomersRequest, UnmergeCustomersResponse,
 };
 use shangji_contracts::time::from_millis;
 use shangji_platform::Db;
@@ -12,23 +20,42 @@ use sqlx::AnyConnection;
 use tonic::{Request, Response, Status};
 
 use super::validate;
-use crate::domain::matching::{EXACT_MATCH_SCORE, attach_reasons, exact_evidence};
-use crate::domain::{KeyKind, lead_keys, rank_candidates};
-use crate::store::customers;
+use crate::domain::matching::MatchThresholds;
+use crate::domain::{GradeThresholds, KeyKind};
+use crate::store::{accounts, blocking, customers};
 
-/// Matches returned when the caller sets no limit.
-pub const DEFAULT_MATCH_LIMIT: usize = 10;
-/// Matches returned at most, whatever the caller asks.
-pub const MAX_MATCH_LIMIT: usize = 100;
+pub use super::check::{DEFAULT_MATCH_LIMIT, MAX_MATCH_LIMIT};
 
 #[derive(Clone, Debug)]
 pub struct DedupApi {
     db: Db,
+    /// Match thresholds of tenants that set none of their own.
+    match_thresholds: MatchThresholds,
+    /// Grades of the built-in scoring rules (version 1), from the service settings.
+    grade_thresholds: GradeThresholds,
 }
 
 impl DedupApi {
     pub fn new(db: Db) -> DedupApi {
-        DedupApi { db }
+        DedupApi {
+            db,
+            match_thresholds: MatchThresholds::default(),
+            grade_thresholds: GradeThresholds::default(),
+        }
+    }
+
+    pub fn with_grade_thresholds(self, grade_thresholds: GradeThresholds) -> DedupApi {
+        DedupApi {
+            grade_thresholds,
+            ..self
+        }
+    }
+
+    pub fn with_match_thresholds(self, match_thresholds: MatchThresholds) -> DedupApi {
+        DedupApi {
+            match_thresholds,
+            ..self
+        }
     }
 
     async fn reader(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Any>, ApiError> {
@@ -43,45 +70,14 @@ impl DedupService for DedupApi {
         request: Request<CheckDuplicateRequest>,
     ) -> Result<Response<CheckDuplicateResponse>, Status> {
         let ctx = request_context(&request)?;
-        let request = request.into_inner();
-        let lead = validate::lead_to_check(request.lead.as_ref())?;
-        let limit = match request.limit {
-            0 => DEFAULT_MATCH_LIMIT,
-            n => usize::try_from(n)
-                .unwrap_or(MAX_MATCH_LIMIT)
-                .min(MAX_MATCH_LIMIT),
-        };
-        let keys = lead_keys(lead);
-        let mut conn = self.reader().await?;
-        let owners = customers::key_owners(&mut conn, &ctx.tenant_id, &keys)
-            .await
-            .map_err(ApiError::from)?;
-        let mut matches = Vec::new();
-        for candidate in rank_candidates(&owners).into_iter().take(limit) {
-            let Some(customer) =
-                load_customer(&mut conn, &ctx.tenant_id, &candidate.customer_id).await?
-            else {
-                continue;
-            };
-            matches.push(CustomerMatch {
-                customer_id: candidate.customer_id.clone(),
-                score: EXACT_MATCH_SCORE,
-                decision: MatchDecision::Same as i32,
-                reasons: attach_reasons(&candidate, &[]),
-                evidence: exact_evidence(&candidate)
-                    .into_iter()
-                    .map(|e| FieldEvidence {
-                        field: e.field.to_owned(),
-                        similarity: e.similarity,
-                        contribution: e.contribution,
-                        detail: e.detail,
-                    })
-                    .collect(),
-                customer: Some(customer),
-            });
-        }
-        tracing::debug!(tenant_id = %ctx.tenant_id, keys = keys.len(), matches = matches.len(), "checked lead for duplicates");
-        Ok(Response::new(CheckDuplicateResponse { matches }))
+        let response = super::check::check_duplicate(
+            &self.db,
+            &ctx,
+            request.into_inner(),
+            self.match_thresholds,
+        )
+        .await?;
+        Ok(Response::new(response))
     }
 
     async fn get_customer(
@@ -104,10 +100,83 @@ impl DedupService for DedupApi {
             lead_ids,
         }))
     }
+
+    async fn list_review_queue(
+        &self,
+        request: Request<ListReviewQueueRequest>,
+    ) -> Result<Response<ListReviewQueueResponse>, Status> {
+        let ctx = request_context(&request)?;
+        let response =
+            super::review::list_review_queue(&self.db, &ctx, request.into_inner()).await?;
+        Ok(Response::new(response))
+    }
+
+    async fn resolve_review(
+        &self,
+        request: Request<ResolveReviewRequest>,
+    ) -> Result<Response<ResolveReviewResponse>, Status> {
+        let ctx = request_context(&request)?;
+        let response = super::review::resolve_review(&self.db, &ctx, request.into_inner()).await?;
+        Ok(Response::new(response))
+    }
+
+    async fn merge_customers(
+        &self,
+        request: Request<MergeCustomersRequest>,
+    ) -> Result<Response<MergeCustomersResponse>, Status> {
+        let ctx = request_context(&request)?;
+        let response = super::merge::merge_customers(&self.db, &ctx, request.into_inner()).await?;
+        Ok(Response::new(response))
+    }
+
+    async fn unmerge_customers(
+        &self,
+        request: Request<UnmergeCustomersRequest>,
+    ) -> Result<Response<UnmergeCustomersResponse>, Status> {
+        let ctx = request_context(&request)?;
+        let response =
+            super::merge::unmerge_customers(&self.db, &ctx, request.into_inner()).await?;
+        Ok(Response::new(response))
+    }
+
+    async fn get_scoring_rules(
+        &self,
+        request: Request<GetScoringRulesRequest>,
+    ) -> Result<Response<GetScoringRulesResponse>, Status> {
+        let ctx = request_context(&request)?;
+        let response = super::scoring::get_scoring_rules(
+            &self.db,
+            &ctx,
+            self.grade_thresholds,
+            request.into_inner(),
+        )
+        .await?;
+        Ok(Response::new(response))
+    }
+
+    async fn upsert_scoring_rules(
+        &self,
+        request: Request<UpsertScoringRulesRequest>,
+    ) -> Result<Response<UpsertScoringRulesResponse>, Status> {
+        let ctx = request_context(&request)?;
+        let response =
+            super::scoring::upsert_scoring_rules(&self.db, &ctx, request.into_inner()).await?;
+        Ok(Response::new(response))
+    }
+
+    async fn explain_score(
+        &self,
+        request: Request<ExplainScoreRequest>,
+    ) -> Result<Response<ExplainScoreResponse>, Status> {
+        let ctx = request_context(&request)?;
+        let response = super::scoring::explain_score(&self.db, &ctx, request.into_inner()).await?;
+        Ok(Response::new(response))
+    }
 }
 
-/// The customer with its normalised phones and e-mails.
-async fn load_customer(
+/// The customer with its normalised phones and e-mails, its account, and the names
+/// and companies its leads gave.
+pub(super) async fn load_customer(
     conn: &mut AnyConnection,
     tenant_id: &str,
     customer_id: &str,
@@ -122,7 +191,22 @@ async fn load_customer(
             .map(|k| k.value.clone())
             .collect::<Vec<_>>()
     };
+    let account_id = accounts::customer_account_id(conn, tenant_id, customer_id).await?;
+    let account_name = match account_id.as_str() {
+        "" => String::new(),
+        id => accounts::account(conn, tenant_id, id)
+            .await?
+            .map(|a| a.name)
+            .unwrap_or_default(),
+    };
+    let profile = blocking::profile(conn, tenant_id, customer_id)
+        .await?
+        .unwrap_or_default();
     Ok(Some(Customer {
+        account_id,
+        account_name,
+        known_names: profile.names,
+        known_companies: profile.companies,
         customer_id: record.customer_id,
         name: record.name,
         company: record.company,

@@ -1,16 +1,22 @@
 //! lead.received -> find or create the customer, score the lead -> lead.qualified.
 
 use shangji_contracts::events::lead::{LeadQualified, LeadReceived, ScoreFactor};
-use shangji_contracts::time::now_millis;
+use shangji_contracts::time::{now_millis, to_millis};
 use shangji_platform::Tx;
 use shangji_platform::bus::{self, HandlerError, IncomingEvent};
 
-use crate::domain::normalize::clean_text;
-use crate::domain::{GradeThresholds, lead_keys, score_lead};
-use crate::store::{LeadIdentity, Resolution, ResolveError, resolve_customer};
+use super::scoring::{self, ScoredLead};
+use crate::domain::GradeThresholds;
+use crate::domain::matching::{MatchProfile, MatchThresholds};
+use crate::domain::merge_review::{PossibleMatch, ReviewEvidence};
+use crate::store::{
+    LeadIdentity, Resolution, ResolveError, ResolvedLead, merge, resolve_lead, review, thresholds,
+};
 
 pub struct LeadReceivedHandler {
     pub thresholds: GradeThresholds,
+    /// Match thresholds of tenants that set none of their own.
+    pub match_thresholds: MatchThresholds,
 }
 
 impl bus::Handler for LeadReceivedHandler {
@@ -48,19 +54,21 @@ impl LeadReceivedHandler {
                 received.lead_id
             )));
         };
-        let identity = LeadIdentity {
-            lead_id: received.lead_id.clone(),
-            keys: lead_keys(&lead),
-            name: clean_text(&lead.contact_name),
-            company: clean_text(&lead.company),
-        };
-        let resolution = resolve_customer(tx, tenant_id, &identity, now_millis())
+        let identity = LeadIdentity::from_lead(&received.lead_id, &lead);
+        let profile = MatchProfile::from_lead(&lead);
+        let match_thresholds =
+            thresholds::tenant_thresholds(tx, tenant_id, self.match_thresholds).await?;
+        let now = now_millis();
+        let resolved = resolve_lead(tx, tenant_id, &identity, &profile, &match_thresholds, now)
             .await
             .map_err(|err| match err {
                 ResolveError::Database(db) => HandlerError::from(db),
                 contended @ ResolveError::Contended { .. } => HandlerError::Retry(contended.into()),
             })?;
-        let (customer_id, new_customer, match_reasons) = match resolution {
+        hand_possible_matches_to_review(tx, tenant_id, &received.lead_id, &resolved, now).await?;
+        tracing::debug!(lead_id = %received.lead_id, account_id = %resolved.account_id,
+            candidates = resolved.candidates_examined, possible = resolved.possible.len(), "lead matched");
+        let (customer_id, new_customer, match_reasons) = match resolved.resolution {
             Resolution::AlreadyAttached { customer_id } => {
                 tracing::info!(lead_id = %received.lead_id, customer_id = %customer_id, event_id = %event.event_id(),
                     "lead was qualified before; nothing to do");
@@ -77,7 +85,21 @@ impl LeadReceivedHandler {
                 reasons,
             } => (customer_id, false, reasons),
         };
-        let score = score_lead(&lead, &self.thresholds);
+        // A merge may have taken the customer away while the lead was being matched.
+        let customer_id =
+            merge::follow_merges(tx, tenant_id, &received.lead_id, &customer_id, now).await?;
+        let received_at = received
+            .received_at
+            .as_ref()
+            .map_or_else(|| event.occurred_at_millis(), to_millis);
+        let scored = ScoredLead {
+            tenant_id,
+            lead_id: &received.lead_id,
+            customer_id: &customer_id,
+            lead: &lead,
+            received_at,
+        };
+        let score = scoring::score_and_record(tx, &scored, self.thresholds, now).await?;
         tracing::info!(lead_id = %received.lead_id, customer_id = %customer_id, new_customer,
             score = score.score, grade = score.grade.as_str(), "lead qualified");
         metrics::counter!("shangji_dedup_leads_total",
@@ -104,6 +126,39 @@ impl LeadReceivedHandler {
         bus::enqueue(tx, &event.follow_on(), &qualified).await?;
         Ok(())
     }
+}
+
+/// The hook for "possibly the same": the lead went on with a customer of its own, and
+/// each known customer it may be goes to the review queue for a person to decide.
+/// Runs in the lead's transaction, so redelivery queues nothing twice.
+async fn hand_possible_matches_to_review(
+    tx: &mut Tx,
+    tenant_id: &str,
+    lead_id: &str,
+    resolved: &ResolvedLead,
+    now: i64,
+) -> Result<(), HandlerError> {
+    for verdict in &resolved.possible {
+        let possible = PossibleMatch {
+            lead_id: lead_id.to_owned(),
+            customer_id: resolved.customer_id().to_owned(),
+            candidate_customer_id: verdict.customer_id.clone(),
+            score: verdict.score,
+            reasons: verdict.reasons(),
+            evidence: verdict
+                .evidence
+                .iter()
+                .map(|e| ReviewEvidence {
+                    field: e.field.to_owned(),
+                    similarity: e.similarity,
+                    contribution: e.contribution,
+                    detail: e.detail.clone(),
+                })
+                .collect(),
+        };
+        review::queue_possible_match(tx, tenant_id, &possible, now).await?;
+    }
+    Ok(())
 }
 
 fn reject(reason: &str) -> HandlerError {

@@ -1,4 +1,15 @@
-//! Choosing the customer a lead belongs to, among the customers holding its keys.
+//! Choosing the customer a lead belongs to: among the customers holding its exact keys
+//! (this file), else by comparing it with the customers sharing a blocking key
+//! ([`decision`]).
+
+pub mod blocking;
+pub mod compare;
+pub mod decision;
+pub mod profile;
+
+pub use blocking::{blocking_keys, partitions};
+pub use decision::{Decision, MatchThresholds, MatchVerdict, decide, judge};
+pub use profile::{MatchProfile, ParsedProfile};
 
 use std::collections::BTreeSet;
 

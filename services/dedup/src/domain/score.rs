@@ -1,29 +1,10 @@
-//! The rule-based lead score: points per factor, each with a detail saying why, so a
-//! rep sees what made a lead an A and what is missing from a C.
+//! The lead score: points per factor, each with a detail saying why, so a rep sees what
+//! made a lead an A and what is missing from a C. The rules themselves live in
+//! [`super::score_rules`]; [`score_lead`] applies the built-in version 1.
 
 use shangji_contracts::common::Lead;
 
-use super::normalize::{clean_text, email_key, phone_key};
-
-pub const BUDGET_POINTS: f64 = 20.0;
-pub const NEED_POINTS: f64 = 20.0;
-pub const TIMELINE_POINTS: f64 = 10.0;
-pub const DECISION_MAKER_POINTS: f64 = 15.0;
-pub const PHONE_POINTS: f64 = 10.0;
-pub const EMAIL_POINTS: f64 = 10.0;
-pub const COMPANY_POINTS: f64 = 10.0;
-pub const REFERRAL_POINTS: f64 = 5.0;
-
-/// Titles of people who decide or sign. CJK words match anywhere in the title ("销售总监");
-/// Latin words must be whole words, so "cto" does not match "factory".
-const DECISION_MAKER_CJK: [&str; 6] = ["总经理", "总监", "董事", "负责人", "经理", "总"];
-const DECISION_MAKER_WORDS: [&str; 9] = [
-    "ceo", "cto", "cfo", "director", "manager", "head", "vp", "owner", "founder",
-];
-const REFERRAL_WORDS: [&str; 3] = ["referral", "referred", "转介绍"];
-
-/// Quoted values in details are cut to this many characters to keep events small.
-const DETAIL_VALUE_CHARS: usize = 40;
+use super::score_rules::ScoringRules;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Grade {
@@ -79,7 +60,7 @@ impl Default for GradeThresholds {
 /// One contribution to the score.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ScoreFactor {
-    pub factor: &'static str,
+    pub factor: String,
     pub points: f64,
     pub detail: String,
 }
@@ -89,95 +70,26 @@ pub struct LeadScore {
     /// 0..=100
     pub score: f64,
     pub grade: Grade,
-    /// The factors that contributed, in a fixed order; they add up to the score.
+    /// The factors that contributed, in rule order; they add up to the score (before
+    /// it is clamped to 0..100).
     pub factors: Vec<ScoreFactor>,
+    /// The rules the lead did not meet, with the points each would have added.
+    pub missed: Vec<ScoreFactor>,
 }
 
+/// The built-in rules (version 1) applied to the lead.
 pub fn score_lead(lead: &Lead, thresholds: &GradeThresholds) -> LeadScore {
-    let mut factors = Vec::new();
-    let mut stated = |factor: &'static str, points: f64, label: &str, raw: &str| {
-        let value = clean_text(raw);
-        if !value.is_empty() {
-            factors.push(ScoreFactor {
-                factor,
-                points,
-                detail: format!("{label} stated: {}", shorten(&value)),
-            });
-        }
-    };
-    stated("budget", BUDGET_POINTS, "budget", &lead.budget);
-    stated("need", NEED_POINTS, "need", &lead.need);
-    stated("timeline", TIMELINE_POINTS, "timeline", &lead.timeline);
-    stated("company", COMPANY_POINTS, "company", &lead.company);
-
-    let title = clean_text(&lead.title);
-    if let Some(word) = decision_maker_word(&title) {
-        factors.push(ScoreFactor {
-            factor: "decision_maker",
-            points: DECISION_MAKER_POINTS,
-            detail: format!("title {} marks a decision maker ({word})", shorten(&title)),
-        });
-    }
-    if let Some(phone) = phone_key(&lead.phone) {
-        factors.push(ScoreFactor {
-            factor: "phone",
-            points: PHONE_POINTS,
-            detail: format!("valid phone {phone}"),
-        });
-    }
-    if let Some(email) = email_key(&lead.email) {
-        factors.push(ScoreFactor {
-            factor: "email",
-            points: EMAIL_POINTS,
-            detail: format!("valid e-mail {}", shorten(&email)),
-        });
-    }
-    let source = clean_text(&lead.source);
-    let source_lower = source.to_lowercase();
-    if REFERRAL_WORDS.iter().any(|w| source_lower.contains(w)) {
-        factors.push(ScoreFactor {
-            factor: "source",
-            points: REFERRAL_POINTS,
-            detail: format!("referral source: {}", shorten(&source)),
-        });
-    }
-
-    let score = factors
-        .iter()
-        .map(|f| f.points)
-        .sum::<f64>()
-        .clamp(0.0, 100.0);
-    LeadScore {
-        score,
-        grade: thresholds.grade(score),
-        factors,
-    }
-}
-
-/// The keyword that makes `title` a decision maker's, if any.
-fn decision_maker_word(title: &str) -> Option<&'static str> {
-    let lower = title.to_lowercase();
-    if let Some(word) = DECISION_MAKER_CJK.iter().find(|w| lower.contains(*w)) {
-        return Some(word);
-    }
-    lower
-        .split(|c: char| !c.is_ascii_alphanumeric())
-        .find_map(|token| DECISION_MAKER_WORDS.iter().find(|w| **w == token).copied())
-}
-
-fn shorten(value: &str) -> String {
-    let mut chars = value.chars();
-    let head: String = chars.by_ref().take(DETAIL_VALUE_CHARS).collect();
-    if chars.next().is_some() {
-        format!("{head}…")
-    } else {
-        head
-    }
+    // The built-in rules have no "within N days" condition, so no arrival time matters.
+    ScoringRules::builtin(*thresholds).score(lead, 0)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn decision_maker_word(title: &str) -> Option<String> {
+        crate::domain::score_rules::decision_maker_word(title, &[])
+    }
 
     fn full_lead() -> Lead {
         Lead {
@@ -216,6 +128,8 @@ mod tests {
             .find(|f| f.factor == "decision_maker")
             .unwrap();
         assert_eq!(title.detail, "title 采购总监 marks a decision maker (总监)");
+        let source = score.factors.iter().find(|f| f.factor == "source").unwrap();
+        assert_eq!(source.detail, "source 客户转介绍 mentions 转介绍");
         assert_eq!(points(&score, "phone"), Some(10.0));
     }
 
@@ -225,6 +139,7 @@ mod tests {
         assert_eq!(score.score, 0.0);
         assert_eq!(score.grade, Grade::D);
         assert!(score.factors.is_empty());
+        assert_eq!(score.missed.len(), 8, "every rule shows what it would add");
     }
 
     #[test]

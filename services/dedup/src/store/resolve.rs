@@ -7,12 +7,26 @@
 //! waited for the other transaction to commit), so the new customer is rolled back to a
 //! savepoint and the lead is matched again, finding that owner: two replicas end with
 //! one customer. The savepoint also keeps the consumer's batch transaction intact.
+//!
+//! Without an exact key in common, the lead is compared with the customers sharing one
+//! of its blocking keys ([`crate::domain::matching::decision`]). Those fuzzy decisions
+//! are serialised per partition of the blocking-key space: the lead first upserts the
+//! rows of its partitions (in ascending order), so a concurrent lead that could be its
+//! candidate waits for it to commit and then sees the customer it created.
 
 use sqlx::{AnyConnection, Connection as _};
 
-use super::customers;
-use crate::domain::MatchKey;
-use crate::domain::matching::{attach_reasons, created_reasons, rank_candidates, unowned_keys};
+use super::{accounts, blocking, customers};
+use crate::domain::matching::{
+    Decision, MatchProfile, MatchThresholds, MatchVerdict, ParsedProfile, attach_reasons,
+    blocking_keys, created_reasons, decide, partitions, rank_candidates, unowned_keys,
+};
+use crate::domain::normalize::clean_text;
+use crate::domain::{KeyKind, MatchKey, lead_keys};
+use shangji_contracts::common::Lead;
+
+/// Possible matches reported per lead at most (the best ones).
+pub const MAX_POSSIBLE: usize = 3;
 
 /// Matching again after losing a key race finds the winner at once; a third loss in a
 /// row means something keeps changing the keys, and the event is better retried later.
@@ -27,6 +41,18 @@ pub struct LeadIdentity {
     /// Cleaned contact name and company, for a customer created from this lead.
     pub name: String,
     pub company: String,
+}
+
+impl LeadIdentity {
+    /// The identity of a lead as a channel delivered it.
+    pub fn from_lead(lead_id: &str, lead: &Lead) -> LeadIdentity {
+        LeadIdentity {
+            lead_id: lead_id.to_owned(),
+            keys: lead_keys(lead),
+            name: clean_text(&lead.contact_name),
+            company: clean_text(&lead.company),
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -53,24 +79,102 @@ pub enum ResolveError {
     Contended { lead_id: String },
 }
 
-/// Attaches the lead to its customer, creating the customer when none holds its keys.
-/// Runs inside the caller's transaction; everything it wrote is visible to the caller.
+/// Where the lead went, and what matching found on the way.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ResolvedLead {
+    pub resolution: Resolution,
+    /// The account (organisation) of the customer, '' when no lead of it named a company.
+    pub account_id: String,
+    /// Known customers the lead may be, best first (at most [`MAX_POSSIBLE`]): a
+    /// person should look. The lead went on with a customer of its own meanwhile.
+    pub possible: Vec<MatchVerdict>,
+    /// Customers the blocking keys brought up for comparison.
+    pub candidates_examined: usize,
+}
+
+impl ResolvedLead {
+    pub fn customer_id(&self) -> &str {
+        match &self.resolution {
+            Resolution::Created { customer_id, .. }
+            | Resolution::Attached { customer_id, .. }
+            | Resolution::AlreadyAttached { customer_id } => customer_id,
+        }
+    }
+}
+
+/// Attaches the lead to its customer, creating the customer when none holds its keys
+/// or is like it. Matches on the lead's name, company and keys with the default
+/// thresholds; [`resolve_lead`] takes a full profile and the tenant's thresholds.
 pub async fn resolve_customer(
     conn: &mut AnyConnection,
     tenant_id: &str,
     lead: &LeadIdentity,
     now: i64,
 ) -> Result<Resolution, ResolveError> {
+    let mut profile = MatchProfile::default();
+    for (values, text) in [
+        (&mut profile.names, &lead.name),
+        (&mut profile.companies, &lead.company),
+    ] {
+        if !text.is_empty() {
+            values.push(text.clone());
+        }
+    }
+    for key in &lead.keys {
+        match key.kind {
+            KeyKind::Phone => profile.phones.push(key.value.clone()),
+            KeyKind::Email => profile.emails.push(key.value.clone()),
+        }
+    }
+    let resolved = resolve_lead(
+        conn,
+        tenant_id,
+        lead,
+        &profile,
+        &MatchThresholds::default(),
+        now,
+    )
+    .await?;
+    Ok(resolved.resolution)
+}
+
+/// Attaches the lead to the customer holding its exact keys, else to the customer it
+/// is judged the same as, else creates a customer for it. Runs inside the caller's
+/// transaction; everything it wrote is visible to the caller.
+pub async fn resolve_lead(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    lead: &LeadIdentity,
+    profile: &MatchProfile,
+    thresholds: &MatchThresholds,
+    now: i64,
+) -> Result<ResolvedLead, ResolveError> {
+    let parsed = ParsedProfile::from(profile);
+    let keys = blocking_keys(&parsed);
+    let matching = Matching {
+        tenant_id,
+        lead,
+        profile,
+        parsed: &parsed,
+        keys: &keys,
+        thresholds,
+        now,
+    };
     for attempt in 1..=MAX_ATTEMPTS {
         let mut savepoint = conn.begin().await?;
-        match attempt_resolution(&mut savepoint, tenant_id, lead, now).await? {
-            Some(resolution @ Resolution::AlreadyAttached { .. }) => {
+        match matching.attempt(&mut savepoint).await? {
+            Some(
+                resolved @ ResolvedLead {
+                    resolution: Resolution::AlreadyAttached { .. },
+                    ..
+                },
+            ) => {
                 savepoint.rollback().await?;
-                return Ok(resolution);
+                return Ok(resolved);
             }
-            Some(resolution) => {
+            Some(resolved) => {
                 savepoint.commit().await?;
-                return Ok(resolution);
+                return Ok(resolved);
             }
             None => {
                 savepoint.rollback().await?;
@@ -84,79 +188,186 @@ pub async fn resolve_customer(
     })
 }
 
-/// One try; `None` when a key was lost to a concurrent transaction and the savepoint
-/// must be rolled back. Any `Some` other than `AlreadyAttached` is committed.
-async fn attempt_resolution(
-    conn: &mut AnyConnection,
-    tenant_id: &str,
-    lead: &LeadIdentity,
+/// One lead being matched.
+struct Matching<'a> {
+    tenant_id: &'a str,
+    lead: &'a LeadIdentity,
+    profile: &'a MatchProfile,
+    parsed: &'a ParsedProfile,
+    /// The lead's blocking keys.
+    keys: &'a [String],
+    thresholds: &'a MatchThresholds,
     now: i64,
-) -> Result<Option<Resolution>, sqlx::Error> {
-    if let Some(customer_id) = customers::lead_customer(conn, tenant_id, &lead.lead_id).await? {
-        return Ok(Some(Resolution::AlreadyAttached { customer_id }));
-    }
-    let owners = customers::key_owners(conn, tenant_id, &lead.keys).await?;
-    let mut ranked = rank_candidates(&owners);
-    if !ranked.is_empty() {
-        let chosen = ranked.remove(0);
-        if !customers::attach_lead(conn, tenant_id, &chosen.customer_id, &lead.lead_id, now).await?
+}
+
+impl Matching<'_> {
+    /// One try; `None` when a key was lost to a concurrent transaction and the
+    /// savepoint must be rolled back. Any `Some` other than `AlreadyAttached` is committed.
+    async fn attempt(&self, conn: &mut AnyConnection) -> Result<Option<ResolvedLead>, sqlx::Error> {
+        let (tenant_id, lead) = (self.tenant_id, self.lead);
+        if let Some(customer_id) = customers::lead_customer(conn, tenant_id, &lead.lead_id).await? {
+            return self.already_attached_to(conn, customer_id).await.map(Some);
+        }
+        // Before reading anything a concurrent lead could be writing.
+        blocking::hold_partitions(conn, tenant_id, &partitions(self.keys), self.now).await?;
+
+        let owners = customers::key_owners(conn, tenant_id, &lead.keys).await?;
+        let mut ranked = rank_candidates(&owners);
+        if !ranked.is_empty() {
+            let chosen = ranked.remove(0);
+            let unowned = unowned_keys(&lead.keys, &owners);
+            if !self.attach(conn, &chosen.customer_id, &unowned).await? {
+                return already_attached(conn, tenant_id, &lead.lead_id).await;
+            }
+            let reasons = attach_reasons(&chosen, &ranked);
+            return self
+                .resolved(
+                    conn,
+                    Resolution::Attached {
+                        customer_id: chosen.customer_id,
+                        reasons,
+                    },
+                    Vec::new(),
+                    0,
+                )
+                .await
+                .map(Some);
+        }
+
+        let candidate_ids = blocking::candidates(conn, tenant_id, self.keys).await?;
+        let examined = candidate_ids.len();
+        let candidates: Vec<(String, ParsedProfile)> =
+            blocking::profiles(conn, tenant_id, &candidate_ids)
+                .await?
+                .iter()
+                .map(|(id, profile)| (id.clone(), ParsedProfile::from(profile)))
+                .collect();
+        let mut verdicts = decide(self.parsed, &candidates, self.thresholds);
+        verdicts.retain(|v| v.decision != Decision::Different);
+        if let Some(best) = verdicts
+            .first()
+            .filter(|v| v.decision == Decision::Same)
+            .cloned()
         {
-            // Attached concurrently under another event id; that delivery did the work.
-            return already_attached(conn, tenant_id, &lead.lead_id).await;
+            // No customer holds any of the lead's keys (checked above), so all go along.
+            if !self.attach(conn, &best.customer_id, &lead.keys).await? {
+                return already_attached(conn, tenant_id, &lead.lead_id).await;
+            }
+            let resolution = Resolution::Attached {
+                customer_id: best.customer_id.clone(),
+                reasons: best.reasons(),
+            };
+            return self
+                .resolved(conn, resolution, Vec::new(), examined)
+                .await
+                .map(Some);
         }
-        for key in unowned_keys(&lead.keys, &owners) {
-            // Losing one of these is fine: the lead is attached either way, and the key
-            // stays with whoever claimed it first.
-            customers::claim_key(conn, tenant_id, &key, &chosen.customer_id, now).await?;
-        }
-        customers::count_lead(
+
+        let customer_id = shangji_platform::ids::new_id("cus");
+        customers::insert_customer(
             conn,
             tenant_id,
-            &chosen.customer_id,
+            &customer_id,
             &lead.name,
             &lead.company,
-            now,
+            self.now,
         )
         .await?;
-        let reasons = attach_reasons(&chosen, &ranked);
-        return Ok(Some(Resolution::Attached {
-            customer_id: chosen.customer_id,
-            reasons,
-        }));
+        for key in &lead.keys {
+            if !customers::claim_key(conn, tenant_id, key, &customer_id, self.now).await? {
+                return Ok(None);
+            }
+        }
+        if !self.attach(conn, &customer_id, &[]).await? {
+            return already_attached(conn, tenant_id, &lead.lead_id).await;
+        }
+        verdicts.truncate(MAX_POSSIBLE);
+        let mut reasons = created_reasons(&customer_id, &lead.keys);
+        for possible in &verdicts {
+            reasons.push(format!(
+                "possibly customer {} (score {:.2}); kept apart until a person decides",
+                possible.customer_id, possible.score
+            ));
+        }
+        self.resolved(
+            conn,
+            Resolution::Created {
+                customer_id,
+                reasons,
+            },
+            verdicts,
+            examined,
+        )
+        .await
+        .map(Some)
     }
 
-    let customer_id = shangji_platform::ids::new_id("cus");
-    customers::insert_customer(
-        conn,
-        tenant_id,
-        &customer_id,
-        &lead.name,
-        &lead.company,
-        now,
-    )
-    .await?;
-    for key in &lead.keys {
-        if !customers::claim_key(conn, tenant_id, key, &customer_id, now).await? {
-            return Ok(None);
+    /// Records the lead under the customer with the keys it hands over, and what
+    /// matching learns from it: profile, blocking keys, account. False when the lead
+    /// is attached already (the caller must then change nothing).
+    async fn attach(
+        &self,
+        conn: &mut AnyConnection,
+        customer_id: &str,
+        new_keys: &[MatchKey],
+    ) -> Result<bool, sqlx::Error> {
+        let (tenant_id, lead, now) = (self.tenant_id, self.lead, self.now);
+        if !customers::attach_lead(conn, tenant_id, customer_id, &lead.lead_id, now).await? {
+            return Ok(false);
         }
+        for key in new_keys {
+            // Losing one of these is fine: the lead is attached either way, and the key
+            // stays with whoever claimed it first.
+            customers::claim_key(conn, tenant_id, key, customer_id, now).await?;
+        }
+        customers::count_lead(conn, tenant_id, customer_id, &lead.name, &lead.company, now).await?;
+        let mut profile = blocking::profile(conn, tenant_id, customer_id)
+            .await?
+            .unwrap_or_default();
+        let before = profile.clone();
+        profile.absorb(self.profile);
+        if profile != before || before.is_empty() {
+            blocking::save_profile(conn, tenant_id, customer_id, &profile, now).await?;
+        }
+        blocking::file_customer(conn, tenant_id, customer_id, self.keys).await?;
+        if let Some(company) = self.parsed.companies.first() {
+            let account = accounts::find_or_create(conn, tenant_id, company, now).await?;
+            accounts::assign_to_customer(conn, tenant_id, customer_id, &account.account_id).await?;
+        }
+        Ok(true)
     }
-    if !customers::attach_lead(conn, tenant_id, &customer_id, &lead.lead_id, now).await? {
-        return already_attached(conn, tenant_id, &lead.lead_id).await;
+
+    async fn resolved(
+        &self,
+        conn: &mut AnyConnection,
+        resolution: Resolution,
+        possible: Vec<MatchVerdict>,
+        candidates_examined: usize,
+    ) -> Result<ResolvedLead, sqlx::Error> {
+        let mut resolved = ResolvedLead {
+            resolution,
+            account_id: String::new(),
+            possible,
+            candidates_examined,
+        };
+        resolved.account_id =
+            accounts::customer_account_id(conn, self.tenant_id, resolved.customer_id()).await?;
+        Ok(resolved)
     }
-    customers::count_lead(
-        conn,
-        tenant_id,
-        &customer_id,
-        &lead.name,
-        &lead.company,
-        now,
-    )
-    .await?;
-    let reasons = created_reasons(&customer_id, &lead.keys);
-    Ok(Some(Resolution::Created {
-        customer_id,
-        reasons,
-    }))
+
+    async fn already_attached_to(
+        &self,
+        conn: &mut AnyConnection,
+        customer_id: String,
+    ) -> Result<ResolvedLead, sqlx::Error> {
+        self.resolved(
+            conn,
+            Resolution::AlreadyAttached { customer_id },
+            Vec::new(),
+            0,
+        )
+        .await
+    }
 }
 
 /// The lead turned out to be attached by a concurrent transaction: report where, or
@@ -165,8 +376,15 @@ async fn already_attached(
     conn: &mut AnyConnection,
     tenant_id: &str,
     lead_id: &str,
-) -> Result<Option<Resolution>, sqlx::Error> {
-    Ok(customers::lead_customer(conn, tenant_id, lead_id)
-        .await?
-        .map(|customer_id| Resolution::AlreadyAttached { customer_id }))
+) -> Result<Option<ResolvedLead>, sqlx::Error> {
+    let Some(customer_id) = customers::lead_customer(conn, tenant_id, lead_id).await? else {
+        return Ok(None);
+    };
+    let account_id = accounts::customer_account_id(conn, tenant_id, &customer_id).await?;
+    Ok(Some(ResolvedLead {
+        resolution: Resolution::AlreadyAttached { customer_id },
+        account_id,
+        possible: Vec::new(),
+        candidates_examined: 0,
+    }))
 }

@@ -7,6 +7,8 @@
 use shangji_contracts::common::Lead;
 use shangji_platform::grpc::FieldViolation;
 
+use crate::domain::field_value::is_email;
+
 /// Longest accepted value per field, in characters.
 const LIMITS: &[(&str, usize)] = &[
     ("contact_name", 100),
@@ -92,7 +94,7 @@ pub fn validate_lead(lead: &Lead, prefix: &str) -> Vec<FieldViolation> {
             ));
         }
     }
-    if !email.is_empty() && !looks_like_email(email) {
+    if !email.is_empty() && !is_email(email) {
         violations.push(FieldViolation::new(
             path("email"),
             format!("`{email}` is not an e-mail address (expected name@domain.tld)"),
@@ -122,21 +124,6 @@ pub fn validate_lead(lead: &Lead, prefix: &str) -> Vec<FieldViolation> {
         }
     }
     violations
-}
-
-/// A loose check: one `@`, something before it, a dotted domain after it. Full
-/// normalisation happens in dedup.
-fn looks_like_email(email: &str) -> bool {
-    let email = email.trim();
-    let Some((local, domain)) = email.split_once('@') else {
-        return false;
-    };
-    !local.is_empty()
-        && !domain.contains('@')
-        && domain.contains('.')
-        && !domain.starts_with('.')
-        && !domain.ends_with('.')
-        && !email.chars().any(char::is_whitespace)
 }
 
 /// Checks the idempotency key of a submission.

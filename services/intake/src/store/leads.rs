@@ -16,6 +16,9 @@ pub struct LeadRow {
     pub owner_rep_id: String,
     pub opportunity_id: String,
     pub received_at: i64,
+    pub channel: String,
+    pub attribution: Option<Vec<u8>>,
+    pub schema_version: i64,
 }
 
 /// One step of the trail.
@@ -40,28 +43,43 @@ pub struct Progress {
     pub opportunity_id: String,
 }
 
-pub async fn insert_lead(
-    tx: &mut Tx,
-    tenant_id: &str,
-    lead_id: &str,
-    channel: &str,
-    lead: &[u8],
-    status: i32,
-    now: i64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO leads (tenant_id, lead_id, channel, lead, status, received_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $6)",
+/// A lead as a channel captured it, ready to store.
+pub struct NewLead<'a> {
+    pub tenant_id: &'a str,
+    pub lead_id: &'a str,
+    pub channel: &'a str,
+    /// The encoded `shangji.common.v1.Lead`.
+    pub lead: &'a [u8],
+    /// The encoded `shangji.common.v1.Attribution`.
+    pub attribution: &'a [u8],
+    pub schema_version: i64,
+    /// Set by channels that key leads themselves (import rows, form posts).
+    pub submission_key: Option<&'a str>,
+    pub status: i32,
+    pub now: i64,
+}
+
+/// Stores the lead; returns false (and stores nothing) when its submission key was
+/// already used, i.e. the lead exists from an earlier submission.
+pub async fn insert_lead(tx: &mut Tx, lead: &NewLead<'_>) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "INSERT INTO leads (tenant_id, lead_id, channel, lead, attribution, schema_version,
+                            submission_key, status, received_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)
+         ON CONFLICT DO NOTHING",
     )
-    .bind(tenant_id)
-    .bind(lead_id)
-    .bind(channel)
-    .bind(lead)
-    .bind(status)
-    .bind(now)
+    .bind(lead.tenant_id)
+    .bind(lead.lead_id)
+    .bind(lead.channel)
+    .bind(lead.lead)
+    .bind(lead.attribution)
+    .bind(lead.schema_version)
+    .bind(lead.submission_key)
+    .bind(lead.status)
+    .bind(lead.now)
     .execute(&mut **tx)
     .await?;
-    Ok(())
+    Ok(done.rows_affected() == 1)
 }
 
 /// Records a step; returns false when this event's step was already recorded.
@@ -142,7 +160,7 @@ pub async fn load_lead(
 ) -> Result<Option<LeadRow>, sqlx::Error> {
     sqlx::query_as(
         "SELECT lead_id, lead, status, customer_id, new_customer, score, grade,
-                owner_rep_id, opportunity_id, received_at
+                owner_rep_id, opportunity_id, received_at, channel, attribution, schema_version
          FROM leads WHERE tenant_id = $1 AND lead_id = $2",
     )
     .bind(tenant_id)

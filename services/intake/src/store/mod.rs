@@ -1,7 +1,11 @@
 //! Intake's SQL. Every query names the tenant.
 
+pub mod imports;
 mod leads;
+mod schemas;
 
 pub use leads::{
-    Progress, insert_lead, insert_step, load_lead, load_progress, load_trail, save_progress,
+    NewLead, Progress, insert_lead, insert_step, load_lead, load_progress, load_trail,
+    save_progress,
 };
+pub use schemas::{current_version, insert_schema, load_schema};

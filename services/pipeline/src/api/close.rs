@@ -6,13 +6,13 @@ use shangji_platform::Db;
 use shangji_platform::bus::{self, EventContext};
 use shangji_platform::grpc::{ApiError, RequestContext};
 
-use super::checks::{Checks, contended, not_found, refused};
+use super::checks::{Checks, contended, refused};
 use super::idempotent::Call;
-use super::{ATTEMPTS, convert};
+use super::{ATTEMPTS, access, convert};
 use crate::bus::events;
 use crate::domain::Outcome;
 use crate::domain::opportunity::{self, LOST_REASON_MAX_CHARS, TEXT_MAX_CHARS};
-use crate::store::{history, opportunities};
+use crate::store::{history, loss_reasons, opportunities};
 
 pub async fn close_opportunity(
     db: &Db,
@@ -58,9 +58,11 @@ pub async fn close_opportunity(
     }
     for _ in 0..ATTEMPTS {
         let mut tx = db.begin().await?;
-        let mut opp = opportunities::get(&mut tx, &ctx.tenant_id, &opportunity_id)
-            .await?
-            .ok_or_else(|| not_found(&opportunity_id))?;
+        let caller = access::caller(&mut tx, ctx).await?;
+        let mut opp = access::visible(&mut tx, ctx, &caller.viewer, &opportunity_id).await?;
+        if outcome == Outcome::Lost {
+            check_loss_reason(&mut tx, ctx, &lost_reason, &note).await?;
+        }
         let now = now_millis();
         let (from_stage, changes) =
             opportunity::close(&mut opp, outcome, &lost_reason, amount, &note, now)
@@ -102,4 +104,39 @@ pub async fn close_opportunity(
         return Ok(response);
     }
     Err(contended(&opportunity_id))
+}
+
+/// Once the tenant has a list of loss reasons, a lost deal names one of its codes and
+/// says what happened in the note; before that any reason is taken (as it always was).
+async fn check_loss_reason(
+    tx: &mut shangji_platform::Tx,
+    ctx: &RequestContext,
+    lost_reason: &str,
+    note: &str,
+) -> Result<(), ApiError> {
+    let reasons = loss_reasons::list(tx, &ctx.tenant_id).await?;
+    if reasons.is_empty() {
+        return Ok(());
+    }
+    let mut checks = Checks::default();
+    if !reasons.iter().any(|r| r.code == lost_reason) {
+        let codes: Vec<String> = reasons
+            .iter()
+            .map(|r| format!("{} ({} / {})", r.code, r.label_zh, r.label_en))
+            .collect();
+        checks.violation(
+            "lost_reason",
+            format!(
+                "`{lost_reason}` is not one of the tenant's loss reasons: {}",
+                codes.join(", ")
+            ),
+        );
+    }
+    if note.is_empty() {
+        checks.violation(
+            "note",
+            "is required when an opportunity is lost: say what happened",
+        );
+    }
+    checks.finish()
 }

@@ -5,7 +5,12 @@ use shangji_contracts::pipeline as pb;
 use shangji_contracts::time::{from_millis, to_millis};
 use shangji_platform::grpc::ApiError;
 
-use crate::domain::{Activity, HistoryEntry, Opportunity, Pipeline, Stage, Status};
+use crate::domain::approval::{Approval, ApprovalRule, ApprovalStatus, Approver};
+use crate::domain::gate::{RequiredActivity, RequiredApproval, RequiredField};
+use crate::domain::{
+    Activity, ActivityKind, HistoryEntry, Opportunity, Pipeline, Stage, StageGate, Status,
+};
+use crate::store::collaborators::Collaborator;
 
 pub fn opportunity(o: &Opportunity) -> pb::Opportunity {
     pb::Opportunity {
@@ -25,6 +30,10 @@ pub fn opportunity(o: &Opportunity) -> pb::Opportunity {
         next_follow_up_at: o.next_follow_up_at.map(from_millis),
         lost_reason: o.lost_reason.clone(),
         source: o.source.clone(),
+        expected_close_at: o.expected_close_at.map(from_millis),
+        pipeline_version: u64::try_from(o.pipeline_version).unwrap_or(0),
+        fields: o.fields.clone(),
+        team: o.team.clone(),
     }
 }
 
@@ -83,7 +92,79 @@ pub fn stage(s: &Stage) -> pb::Stage {
         order: s.order,
         win_probability: s.win_probability,
         terminal: s.terminal,
+        gate: Some(gate(&s.gate)),
     }
+}
+
+fn gate(g: &StageGate) -> pb::StageGate {
+    pb::StageGate {
+        required_fields: g
+            .required_fields
+            .iter()
+            .map(|f| pb::RequiredField {
+                field: f.field.clone(),
+                label_zh: f.label_zh.clone(),
+                label_en: f.label_en.clone(),
+            })
+            .collect(),
+        required_activities: g
+            .required_activities
+            .iter()
+            .map(|a| pb::RequiredActivity {
+                kind: a.kind.as_str().to_owned(),
+                min_count: a.min_count,
+            })
+            .collect(),
+        required_approvals: g
+            .required_approvals
+            .iter()
+            .map(|a| pb::RequiredApproval {
+                approval_type: a.approval_type.clone(),
+                label_zh: a.label_zh.clone(),
+                label_en: a.label_en.clone(),
+            })
+            .collect(),
+    }
+}
+
+/// A gate from a request; an unknown activity kind is reported against `field`.
+pub fn gate_from(g: Option<&pb::StageGate>) -> Result<StageGate, String> {
+    let Some(g) = g else {
+        return Ok(StageGate::default());
+    };
+    let required_activities = g
+        .required_activities
+        .iter()
+        .map(|a| {
+            ActivityKind::parse_loggable(&a.kind)
+                .map(|kind| RequiredActivity {
+                    kind,
+                    min_count: a.min_count,
+                })
+                .map_err(|err| err.to_string())
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(StageGate {
+        required_fields: g
+            .required_fields
+            .iter()
+            .map(|f| RequiredField {
+                field: f.field.clone(),
+                label_zh: f.label_zh.clone(),
+                label_en: f.label_en.clone(),
+            })
+            .collect(),
+        required_activities,
+        required_approvals: g
+            .required_approvals
+            .iter()
+            .map(|a| RequiredApproval {
+                approval_type: a.approval_type.clone(),
+                label_zh: a.label_zh.clone(),
+                label_en: a.label_en.clone(),
+            })
+            .collect(),
+    })
 }
 
 pub fn pipeline(p: &Pipeline) -> pb::GetPipelineResponse {
@@ -91,6 +172,76 @@ pub fn pipeline(p: &Pipeline) -> pb::GetPipelineResponse {
         pipeline_id: p.pipeline_id.clone(),
         name: p.name.clone(),
         stages: p.stages.iter().map(stage).collect(),
+        version: u64::try_from(p.version).unwrap_or(0),
+        team: p.team.clone(),
+    }
+}
+
+pub fn collaborator(c: &Collaborator) -> pb::Collaborator {
+    pb::Collaborator {
+        rep_id: c.rep_id.clone(),
+        role: c.role.clone(),
+        added_by: c.added_by.clone(),
+        added_at: Some(from_millis(c.added_at)),
+    }
+}
+
+fn approver_kind(a: &Approver) -> pb::ApproverKind {
+    match a {
+        Approver::TeamManager => pb::ApproverKind::TeamManager,
+        Approver::Admin => pb::ApproverKind::Admin,
+        Approver::Named(_) => pb::ApproverKind::Named,
+    }
+}
+
+/// The approver a rule names, or why it names none.
+pub fn approver_from(kind: i32, named: &[String]) -> Result<Approver, &'static str> {
+    match pb::ApproverKind::try_from(kind) {
+        Ok(pb::ApproverKind::TeamManager) => Ok(Approver::TeamManager),
+        Ok(pb::ApproverKind::Admin) => Ok(Approver::Admin),
+        Ok(pb::ApproverKind::Named) if !named.is_empty() => Ok(Approver::Named(
+            named.iter().map(|r| r.trim().to_owned()).collect(),
+        )),
+        Ok(pb::ApproverKind::Named) => {
+            Err("APPROVER_KIND_NAMED needs at least one rep in approver_rep_ids")
+        }
+        _ => Err("is required: TEAM_MANAGER, ADMIN or NAMED (with approver_rep_ids)"),
+    }
+}
+
+pub fn approval_rule(r: &ApprovalRule) -> pb::ApprovalRule {
+    pb::ApprovalRule {
+        rule_id: r.rule_id.clone(),
+        approval_type: r.approval_type.clone(),
+        discount_over_percent: r.discount_over_percent,
+        amount_over: r.amount_over,
+        approver: approver_kind(&r.approver) as i32,
+        approver_rep_ids: r.approver.named().to_vec(),
+    }
+}
+
+pub fn approval(a: &Approval) -> pb::Approval {
+    let status = match a.status {
+        ApprovalStatus::Pending => pb::ApprovalStatus::Pending,
+        ApprovalStatus::Approved => pb::ApprovalStatus::Approved,
+        ApprovalStatus::Rejected => pb::ApprovalStatus::Rejected,
+    };
+    pb::Approval {
+        approval_id: a.approval_id.clone(),
+        opportunity_id: a.opportunity_id.clone(),
+        approval_type: a.approval_type.clone(),
+        status: status as i32,
+        rule_id: a.rule_id.clone(),
+        approver: approver_kind(&a.approver) as i32,
+        approver_rep_ids: a.approver.named().to_vec(),
+        discount_percent: a.discount_percent,
+        amount: a.amount,
+        note: a.note.clone(),
+        requested_by: a.requested_by.clone(),
+        requested_at: Some(from_millis(a.requested_at)),
+        decided_by: a.decided_by.clone(),
+        decided_at: a.decided_at.map(from_millis),
+        decision_note: a.decision_note.clone(),
     }
 }
 

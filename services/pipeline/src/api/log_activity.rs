@@ -6,9 +6,9 @@ use shangji_platform::bus::{self, EventContext};
 use shangji_platform::grpc::{ApiError, RequestContext};
 use shangji_platform::{Db, ids};
 
-use super::checks::{Checks, contended, not_found, refused};
+use super::checks::{Checks, contended, refused};
 use super::idempotent::Call;
-use super::{ATTEMPTS, convert};
+use super::{ATTEMPTS, access, convert};
 use crate::bus::events;
 use crate::domain::opportunity::{self, TEXT_MAX_CHARS};
 use crate::domain::{Activity, ActivityKind};
@@ -41,9 +41,8 @@ pub async fn log_activity(
     }
     for _ in 0..ATTEMPTS {
         let mut tx = db.begin().await?;
-        let mut opp = opportunities::get(&mut tx, &ctx.tenant_id, &opportunity_id)
-            .await?
-            .ok_or_else(|| not_found(&opportunity_id))?;
+        let caller = access::caller(&mut tx, ctx).await?;
+        let mut opp = access::visible(&mut tx, ctx, &caller.viewer, &opportunity_id).await?;
         let now = now_millis();
         let changes =
             opportunity::plan_follow_up(&mut opp, next_follow_up_at, now).map_err(refused)?;

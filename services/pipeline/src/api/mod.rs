@@ -2,14 +2,21 @@
 //! apply the domain rules through the store, map failures to statuses a caller can act
 //! on. Every call is scoped to the caller's tenant.
 
+mod access;
 mod advance;
+mod approvals;
 mod checks;
 mod close;
+mod collaborators;
 mod convert;
+mod gates;
 mod idempotent;
 mod log_activity;
+mod outcomes;
 mod page_token;
+mod pipelines;
 mod queries;
+mod update;
 
 pub use queries::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 
@@ -87,7 +94,127 @@ impl PipelineService for PipelineApi {
         request: Request<pb::GetPipelineRequest>,
     ) -> Result<Response<pb::GetPipelineResponse>, Status> {
         let ctx = request_context(&request)?;
-        let response = queries::get_pipeline(&self.db, &ctx).await?;
+        let response = pipelines::get_pipeline(&self.db, &ctx, request.into_inner()).await?;
+        Ok(Response::new(response))
+    }
+
+    async fn upsert_pipeline(
+        &self,
+        request: Request<pb::UpsertPipelineRequest>,
+    ) -> Result<Response<pb::UpsertPipelineResponse>, Status> {
+        let ctx = request_context(&request)?;
+        let response = pipelines::upsert_pipeline(&self.db, &ctx, request.into_inner()).await?;
+        Ok(Response::new(response))
+    }
+
+    async fn list_pipelines(
+        &self,
+        request: Request<pb::ListPipelinesRequest>,
+    ) -> Result<Response<pb::ListPipelinesResponse>, Status> {
+        let ctx = request_context(&request)?;
+        let response = pipelines::list_pipelines(&self.db, &ctx).await?;
+        Ok(Response::new(response))
+    }
+
+    async fn update_opportunity(
+        &self,
+        request: Request<pb::UpdateOpportunityRequest>,
+    ) -> Result<Response<pb::UpdateOpportunityResponse>, Status> {
+        let ctx = request_context(&request)?;
+        let response = update::update_opportunity(&self.db, &ctx, request.into_inner()).await?;
+        Ok(Response::new(response))
+    }
+
+    async fn get_history(
+        &self,
+        request: Request<pb::GetHistoryRequest>,
+    ) -> Result<Response<pb::GetHistoryResponse>, Status> {
+        let ctx = request_context(&request)?;
+        let response = queries::get_history(&self.db, &ctx, request.into_inner()).await?;
+        Ok(Response::new(response))
+    }
+
+    async fn upsert_approval_rule(
+        &self,
+        request: Request<pb::UpsertApprovalRuleRequest>,
+    ) -> Result<Response<pb::UpsertApprovalRuleResponse>, Status> {
+        let ctx = request_context(&request)?;
+        let response =
+            approvals::upsert_approval_rule(&self.db, &ctx, request.into_inner()).await?;
+        Ok(Response::new(response))
+    }
+
+    async fn list_approval_rules(
+        &self,
+        request: Request<pb::ListApprovalRulesRequest>,
+    ) -> Result<Response<pb::ListApprovalRulesResponse>, Status> {
+        let ctx = request_context(&request)?;
+        let response = approvals::list_approval_rules(&self.db, &ctx).await?;
+        Ok(Response::new(response))
+    }
+
+    async fn request_approval(
+        &self,
+        request: Request<pb::RequestApprovalRequest>,
+    ) -> Result<Response<pb::RequestApprovalResponse>, Status> {
+        let ctx = request_context(&request)?;
+        let response = approvals::request_approval(&self.db, &ctx, request.into_inner()).await?;
+        Ok(Response::new(response))
+    }
+
+    async fn decide(
+        &self,
+        request: Request<pb::DecideRequest>,
+    ) -> Result<Response<pb::DecideResponse>, Status> {
+        let ctx = request_context(&request)?;
+        let response = approvals::decide(&self.db, &ctx, request.into_inner()).await?;
+        Ok(Response::new(response))
+    }
+
+    async fn add_collaborator(
+        &self,
+        request: Request<pb::AddCollaboratorRequest>,
+    ) -> Result<Response<pb::AddCollaboratorResponse>, Status> {
+        let ctx = request_context(&request)?;
+        let response =
+            collaborators::add_collaborator(&self.db, &ctx, request.into_inner()).await?;
+        Ok(Response::new(response))
+    }
+
+    async fn remove_collaborator(
+        &self,
+        request: Request<pb::RemoveCollaboratorRequest>,
+    ) -> Result<Response<pb::RemoveCollaboratorResponse>, Status> {
+        let ctx = request_context(&request)?;
+        let response =
+            collaborators::remove_collaborator(&self.db, &ctx, request.into_inner()).await?;
+        Ok(Response::new(response))
+    }
+
+    async fn upsert_loss_reasons(
+        &self,
+        request: Request<pb::UpsertLossReasonsRequest>,
+    ) -> Result<Response<pb::UpsertLossReasonsResponse>, Status> {
+        let ctx = request_context(&request)?;
+        let response = outcomes::upsert_loss_reasons(&self.db, &ctx, request.into_inner()).await?;
+        Ok(Response::new(response))
+    }
+
+    async fn list_loss_reasons(
+        &self,
+        request: Request<pb::ListLossReasonsRequest>,
+    ) -> Result<Response<pb::ListLossReasonsResponse>, Status> {
+        let ctx = request_context(&request)?;
+        let response = outcomes::list_loss_reasons(&self.db, &ctx).await?;
+        Ok(Response::new(response))
+    }
+
+    async fn reopen_opportunity(
+        &self,
+        request: Request<pb::ReopenOpportunityRequest>,
+    ) -> Result<Response<pb::ReopenOpportunityResponse>, Status> {
+        let ctx = request_context(&request)?;
+        let response = outcomes::reopen_opportunity(&self.db, &ctx, request.into_inner()).await?;
         Ok(Response::new(response))
     }
 }

@@ -1,14 +1,14 @@
-//! The read RPCs: ListOpportunities, GetOpportunity, GetPipeline.
+//! The read RPCs: ListOpportunities, GetOpportunity, GetHistory.
 
 use shangji_contracts::pipeline as pb;
 use shangji_platform::Db;
 use shangji_platform::grpc::{ApiError, RequestContext};
 
-use super::checks::{Checks, not_found};
-use super::{convert, page_token};
-use crate::domain::stage::DEFAULT_PIPELINE_ID;
-use crate::store::opportunities::{self, Cursor, Filter};
-use crate::store::{activities, history, pipelines};
+use super::checks::Checks;
+use super::{access, convert, page_token};
+use crate::domain::access::Viewer;
+use crate::store::opportunities::{self, Cursor, Filter, VisibleTo};
+use crate::store::{activities, approvals, collaborators, history};
 
 pub const DEFAULT_PAGE_SIZE: u32 = 50;
 pub const MAX_PAGE_SIZE: u32 = 500;
@@ -19,11 +19,19 @@ pub async fn list_opportunities(
     req: pb::ListOpportunitiesRequest,
 ) -> Result<pb::ListOpportunitiesResponse, ApiError> {
     let given = |value: &str| Some(value.trim().to_owned()).filter(|v| !v.is_empty());
+    let mut conn = db.reader().acquire().await?;
+    let caller = access::caller(&mut conn, ctx).await?;
+    let visible_to = match caller.viewer {
+        Viewer::Unrestricted | Viewer::Admin { .. } => None,
+        Viewer::Scoped { rep_id, teams } => Some(VisibleTo { rep_id, teams }),
+        Viewer::Nobody => return Ok(pb::ListOpportunitiesResponse::default()),
+    };
     let filter = Filter {
         owner_rep_id: given(&req.owner_rep_id),
         stage: given(&req.stage),
         customer_id: given(&req.customer_id),
         status: convert::status_filter(req.status)?,
+        visible_to,
     };
     let after = match req.page_token.as_str() {
         "" => None,
@@ -39,7 +47,6 @@ pub async fn list_opportunities(
         0 => DEFAULT_PAGE_SIZE,
         n => n.min(MAX_PAGE_SIZE),
     } as usize;
-    let mut conn = db.reader().acquire().await?;
     let total = opportunities::count(&mut conn, &ctx.tenant_id, &filter).await?;
     let mut page = opportunities::list(
         &mut conn,
@@ -78,38 +85,40 @@ pub async fn get_opportunity(
     let opportunity_id = checks.id("opportunity_id", &req.opportunity_id);
     checks.finish()?;
     let mut conn = db.reader().acquire().await?;
-    let opp = opportunities::get(&mut conn, &ctx.tenant_id, &opportunity_id)
-        .await?
-        .ok_or_else(|| not_found(&opportunity_id))?;
+    let caller = access::caller(&mut conn, ctx).await?;
+    let opp = access::visible(&mut conn, ctx, &caller.viewer, &opportunity_id).await?;
     let activities = activities::list_for(&mut conn, &ctx.tenant_id, &opportunity_id).await?;
     let history = history::list_for(&mut conn, &ctx.tenant_id, &opportunity_id).await?;
+    let team = collaborators::list_for(&mut conn, &ctx.tenant_id, &opportunity_id).await?;
+    let requests = approvals::list_for(&mut conn, &ctx.tenant_id, &opportunity_id).await?;
     Ok(pb::GetOpportunityResponse {
         opportunity: Some(convert::opportunity(&opp)),
         activities: activities.iter().map(convert::activity).collect(),
         history: history.iter().map(convert::history_entry).collect(),
+        collaborators: team.iter().map(convert::collaborator).collect(),
+        approvals: requests.iter().map(convert::approval).collect(),
     })
 }
 
-/// The tenant's pipeline; a tenant that never needed one gets the default seeded now.
-pub async fn get_pipeline(
+/// The opportunity's history, oldest first, optionally of one field only.
+pub async fn get_history(
     db: &Db,
     ctx: &RequestContext,
-) -> Result<pb::GetPipelineResponse, ApiError> {
-    let existing = {
-        let mut conn = db.reader().acquire().await?;
-        pipelines::load(&mut conn, &ctx.tenant_id, DEFAULT_PIPELINE_ID).await?
-    };
-    let pipeline = match existing {
-        Some(pipeline) => pipeline,
-        None => {
-            let mut tx = db.begin().await?;
-            let seeded =
-                pipelines::load_or_seed(&mut tx, &ctx.tenant_id, DEFAULT_PIPELINE_ID).await?;
-            tx.commit().await?;
-            seeded.ok_or_else(|| {
-                ApiError::Internal(anyhow::anyhow!("default pipeline missing after seeding"))
-            })?
-        }
-    };
-    Ok(convert::pipeline(&pipeline))
+    req: pb::GetHistoryRequest,
+) -> Result<pb::GetHistoryResponse, ApiError> {
+    let mut checks = Checks::default();
+    let opportunity_id = checks.id("opportunity_id", &req.opportunity_id);
+    checks.finish()?;
+    let field = req.field.trim();
+    let mut conn = db.reader().acquire().await?;
+    let caller = access::caller(&mut conn, ctx).await?;
+    access::visible(&mut conn, ctx, &caller.viewer, &opportunity_id).await?;
+    let history = history::list_for(&mut conn, &ctx.tenant_id, &opportunity_id).await?;
+    Ok(pb::GetHistoryResponse {
+        entries: history
+            .iter()
+            .filter(|h| field.is_empty() || h.field == field)
+            .map(convert::history_entry)
+            .collect(),
+    })
 }

@@ -1,14 +1,15 @@
 //! The `opportunity.*` events, built from the pipeline's own types.
 
 use shangji_contracts::events::opportunity::{
-    OpportunityActivityLogged, OpportunityCreated, OpportunityLost, OpportunityStageChanged,
-    OpportunityWon,
+    OpportunityActivityLogged, OpportunityCreated, OpportunityLost, OpportunityReopened,
+    OpportunityStageChanged, OpportunityUpdated, OpportunityWon,
 };
 use shangji_contracts::time::from_millis;
 
-use crate::domain::{Activity, Opportunity};
+use crate::domain::{Activity, Change, Opportunity, Stage, Status};
 
-pub fn created(opp: &Opportunity, stage_order: u32) -> OpportunityCreated {
+/// `opp` has just opened in `stage`.
+pub fn created(opp: &Opportunity, stage: &Stage) -> OpportunityCreated {
     OpportunityCreated {
         opportunity_id: opp.opportunity_id.clone(),
         customer_id: opp.customer_id.clone(),
@@ -16,7 +17,7 @@ pub fn created(opp: &Opportunity, stage_order: u32) -> OpportunityCreated {
         lead_id: opp.lead_id.clone(),
         pipeline_id: opp.pipeline_id.clone(),
         stage: opp.stage.clone(),
-        stage_order,
+        stage_order: stage.order,
         amount: opp.amount,
         currency: opp.currency.clone(),
         name: opp.name.clone(),
@@ -25,18 +26,17 @@ pub fn created(opp: &Opportunity, stage_order: u32) -> OpportunityCreated {
         industry: opp.industry.clone(),
         team: opp.team.clone(),
         created_at: Some(from_millis(opp.created_at)),
-        // The pipeline does not track a close date or stage probabilities yet.
-        expected_close_at: None,
-        stage_probability: 0.0,
+        expected_close_at: opp.expected_close_at.map(from_millis),
+        stage_probability: stage.win_probability,
     }
 }
 
-/// `opp` has just moved from `from_stage`.
+/// `opp` has just moved from `from_stage` to `to`.
 pub fn stage_changed(
     opp: &Opportunity,
     from_stage: &str,
     from_stage_order: u32,
-    to_stage_order: u32,
+    to: &Stage,
     note: &str,
 ) -> OpportunityStageChanged {
     OpportunityStageChanged {
@@ -46,14 +46,14 @@ pub fn stage_changed(
         from_stage: from_stage.to_owned(),
         from_stage_order,
         to_stage: opp.stage.clone(),
-        to_stage_order,
+        to_stage_order: to.order,
         amount: opp.amount,
         note: note.to_owned(),
         changed_at: Some(from_millis(opp.stage_entered_at)),
-        to_stage_probability: 0.0,
+        to_stage_probability: to.win_probability,
         team: opp.team.clone(),
         currency: opp.currency.clone(),
-        expected_close_at: None,
+        expected_close_at: opp.expected_close_at.map(from_millis),
     }
 }
 
@@ -100,5 +100,45 @@ pub fn lost(opp: &Opportunity, from_stage: &str, note: &str) -> OpportunityLost 
         note: note.to_owned(),
         closed_at: Some(from_millis(opp.stage_entered_at)),
         created_at: Some(from_millis(opp.created_at)),
+    }
+}
+
+/// `opp`'s fields have just changed as `changes` say.
+pub fn updated(opp: &Opportunity, changes: &[Change]) -> OpportunityUpdated {
+    let mut changed_fields: Vec<String> = changes.iter().map(|c| c.field.clone()).collect();
+    changed_fields.dedup();
+    OpportunityUpdated {
+        opportunity_id: opp.opportunity_id.clone(),
+        customer_id: opp.customer_id.clone(),
+        owner_rep_id: opp.owner_rep_id.clone(),
+        amount: opp.amount,
+        currency: opp.currency.clone(),
+        expected_close_at: opp.expected_close_at.map(from_millis),
+        changed_fields,
+        updated_at: Some(from_millis(opp.updated_at)),
+        stage: opp.stage.clone(),
+        team: opp.team.clone(),
+    }
+}
+
+/// `opp` has just been reopened into `stage`; it was `was` (won or lost).
+pub fn reopened(
+    opp: &Opportunity,
+    was: Status,
+    stage: &Stage,
+    reason: &str,
+) -> OpportunityReopened {
+    OpportunityReopened {
+        opportunity_id: opp.opportunity_id.clone(),
+        customer_id: opp.customer_id.clone(),
+        owner_rep_id: opp.owner_rep_id.clone(),
+        from_outcome: was.as_str().to_owned(),
+        stage: stage.name.clone(),
+        stage_order: stage.order,
+        amount: opp.amount,
+        currency: opp.currency.clone(),
+        reason: reason.to_owned(),
+        reopened_at: Some(from_millis(opp.updated_at)),
+        team: opp.team.clone(),
     }
 }

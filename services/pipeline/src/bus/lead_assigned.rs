@@ -17,7 +17,6 @@ use shangji_platform::{Tx, ids};
 use crate::bus::events;
 use crate::domain::activity::touchpoint_summary;
 use crate::domain::opportunity::opportunity_name;
-use crate::domain::stage::DEFAULT_PIPELINE_ID;
 use crate::domain::{Activity, ActivityKind, Change, Opportunity, Status, parse_budget};
 use crate::store::lead_links::Link;
 use crate::store::{activities, history, lead_links, opportunities, pipelines};
@@ -109,7 +108,7 @@ impl LeadAssignedHandler {
         incoming: &IncomingEvent,
         lead: &Assignment<'_>,
     ) -> Result<(), HandlerError> {
-        let pipeline = pipelines::load_or_seed(tx, lead.tenant_id, DEFAULT_PIPELINE_ID)
+        let pipeline = pipelines::for_team(tx, lead.tenant_id, &lead.event.team)
             .await?
             .ok_or_else(|| {
                 HandlerError::Retry(anyhow!("the default pipeline is missing after seeding it"))
@@ -140,6 +139,9 @@ impl LeadAssignedHandler {
             team: lead.event.team.clone(),
             lost_reason: String::new(),
             next_follow_up_at: None,
+            expected_close_at: None,
+            pipeline_version: pipeline.version,
+            fields: Default::default(),
             stage_entered_at: now,
             created_at: now,
             updated_at: now,
@@ -171,12 +173,7 @@ impl LeadAssignedHandler {
         )
         .await?;
         link(tx, lead, &opp.opportunity_id, Link::Opened, now).await?;
-        bus::enqueue(
-            tx,
-            &incoming.follow_on(),
-            &events::created(&opp, entry.order),
-        )
-        .await?;
+        bus::enqueue(tx, &incoming.follow_on(), &events::created(&opp, entry)).await?;
         metrics::counter!("shangji_pipeline_leads_total", "outcome" => "opened").increment(1);
         tracing::info!(
             lead_id = lead.lead_id,

@@ -1,10 +1,15 @@
-//! The pipeline on the bus: the `lead.assigned` consumer, and the opportunity events
-//! the pipeline publishes (built here, enqueued by the handler and the RPCs).
+//! The pipeline on the bus: the consumers (assigned leads, the organisation replica) and
+//! the opportunity events the pipeline publishes (built here, enqueued by the handlers
+//! and the RPCs).
 
 pub mod events;
 mod lead_assigned;
+mod org;
+mod ownership;
 
 pub use lead_assigned::LeadAssignedHandler;
+pub use org::OrgHandler;
+pub use ownership::OwnershipHandler;
 
 use shangji_contracts::events::Domain;
 use shangji_platform::bus::ConsumerSpec;
@@ -12,4 +17,19 @@ use shangji_platform::bus::ConsumerSpec;
 /// The durable consumer of assigned leads.
 pub fn lead_assigned_consumer() -> ConsumerSpec {
     ConsumerSpec::new("pipeline", Domain::Lead, &["assigned"])
+}
+
+/// The durable consumer of the organisation (teams and reps) for the local replica.
+pub fn org_consumer() -> ConsumerSpec {
+    ConsumerSpec::new("pipeline", Domain::Org, &["team_upserted", "rep_upserted"])
+}
+
+/// The durable consumer of ownership transfers. A durable of its own: an existing
+/// `pipeline` durable on the lead stream keeps the filter it was created with.
+pub fn ownership_consumer() -> ConsumerSpec {
+    ConsumerSpec::new(
+        "pipeline-ownership",
+        Domain::Lead,
+        &["ownership_transferred"],
+    )
 }

@@ -4,7 +4,10 @@
 use super::opportunity::{TEXT_MAX_CHARS, truncate_chars};
 
 /// What kind of follow-up an activity was.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum ActivityKind {
     Call,
     Visit,

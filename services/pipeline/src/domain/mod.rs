@@ -1,12 +1,19 @@
-//! The pipeline's rules, free of gRPC, NATS and SQL: stages and moves between them,
-//! closing, naming, activities and reading a lead's budget.
+//! The pipeline's rules, free of gRPC, NATS and SQL: pipelines as defined, stages, gates
+//! and moves between them, field updates, approvals, data permissions, closing, naming,
+//! activities and reading a lead's budget.
 
+pub mod access;
 pub mod activity;
+pub mod approval;
 pub mod budget;
+pub mod definition;
+pub mod gate;
 pub mod opportunity;
 pub mod stage;
+pub mod update;
 
 pub use activity::{Activity, ActivityKind};
 pub use budget::parse_budget;
+pub use gate::{MissingItem, StageGate};
 pub use opportunity::{Change, HistoryEntry, Opportunity, Outcome, Status};
 pub use stage::{Pipeline, Stage};

@@ -2,6 +2,8 @@
 //! opens it, moving it between stages, and closing it as won or lost. Every change is
 //! described as [`Change`]s for its history, so nothing changes silently.
 
+use std::collections::BTreeMap;
+
 use super::stage::{LOST, Stage, WON};
 
 /// Longest need text kept in an opportunity's name.
@@ -82,6 +84,11 @@ pub struct Opportunity {
     pub team: String,
     pub lost_reason: String,
     pub next_follow_up_at: Option<i64>,
+    pub expected_close_at: Option<i64>,
+    /// The version of its pipeline it follows: a pipeline change does not move it.
+    pub pipeline_version: i64,
+    /// Custom fields (decision_maker, ...) that stage gates can require.
+    pub fields: BTreeMap<String, String>,
     pub stage_entered_at: i64,
     pub created_at: i64,
     pub updated_at: i64,
@@ -93,7 +100,8 @@ pub struct Opportunity {
 /// One line of history: `field` went from `old_value` to `new_value`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Change {
-    pub field: &'static str,
+    /// A column name, or `fields.<key>` for a custom field.
+    pub field: String,
     pub old_value: String,
     pub new_value: String,
     pub note: String,
@@ -101,12 +109,12 @@ pub struct Change {
 
 impl Change {
     pub fn new(
-        field: &'static str,
+        field: impl Into<String>,
         old_value: impl Into<String>,
         new_value: impl Into<String>,
     ) -> Change {
         Change {
-            field,
+            field: field.into(),
             old_value: old_value.into(),
             new_value: new_value.into(),
             note: String::new(),
@@ -161,21 +169,23 @@ pub fn format_amount(amount: f64) -> String {
 }
 
 /// A time as history shows it: UTC milliseconds, or empty for none.
-fn format_time(millis: Option<i64>) -> String {
+pub fn format_time(millis: Option<i64>) -> String {
     millis.map(|m| m.to_string()).unwrap_or_default()
 }
 
 /// Why an opportunity cannot change as asked.
 #[derive(Debug, PartialEq, thiserror::Error)]
 pub enum ChangeError {
-    #[error("opportunity {opportunity_id} is already {status}; reopening is not supported")]
+    #[error(
+        "opportunity {opportunity_id} is already {status}; reopen it first (ReopenOpportunity)"
+    )]
     Closed {
         opportunity_id: String,
         status: &'static str,
     },
 }
 
-fn ensure_open(opp: &Opportunity) -> Result<(), ChangeError> {
+pub fn ensure_open(opp: &Opportunity) -> Result<(), ChangeError> {
     match opp.status {
         Status::Open => Ok(()),
         closed => Err(ChangeError::Closed {
@@ -289,6 +299,45 @@ pub fn close(
     Ok((from_stage, changes))
 }
 
+/// Why a closed opportunity cannot be reopened as asked.
+#[derive(Debug, PartialEq, thiserror::Error)]
+pub enum ReopenError {
+    #[error("opportunity {0} is open already")]
+    Open(String),
+    #[error("`{0}` closes the opportunity; reopen it into an open stage")]
+    Terminal(String),
+}
+
+/// Opens the won or lost `opp` again in `stage` at `now`. Returns what it was (won or
+/// lost) and the changes; the lost reason is cleared (history keeps it).
+pub fn reopen(
+    opp: &mut Opportunity,
+    stage: &Stage,
+    reason: &str,
+    now: i64,
+) -> Result<(Status, Vec<Change>), ReopenError> {
+    let was = opp.status;
+    if was == Status::Open {
+        return Err(ReopenError::Open(opp.opportunity_id.clone()));
+    }
+    if stage.terminal {
+        return Err(ReopenError::Terminal(stage.name.clone()));
+    }
+    let mut changes = vec![
+        Change::new("status", was.as_str(), Status::Open.as_str()).with_note(reason),
+        Change::new("stage", opp.stage.clone(), stage.name.clone()).with_note(reason),
+    ];
+    if !opp.lost_reason.is_empty() {
+        changes.push(Change::new("lost_reason", opp.lost_reason.clone(), ""));
+        opp.lost_reason.clear();
+    }
+    opp.status = Status::Open;
+    opp.stage = stage.name.clone();
+    opp.stage_entered_at = now;
+    opp.updated_at = now;
+    Ok((was, changes))
+}
+
 /// Plans the next follow-up of an open opportunity (from a logged activity).
 pub fn plan_follow_up(
     opp: &mut Opportunity,
@@ -351,11 +400,10 @@ pub enum TextError {
 pub struct AmountError;
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests_support {
     use super::*;
-    use crate::domain::stage::Pipeline;
 
-    fn open_opportunity() -> Opportunity {
+    pub fn open_opportunity() -> Opportunity {
         Opportunity {
             tenant_id: "acme".into(),
             opportunity_id: "opp_1".into(),
@@ -374,12 +422,22 @@ mod tests {
             team: String::new(),
             lost_reason: String::new(),
             next_follow_up_at: Some(5),
+            expected_close_at: None,
+            pipeline_version: 1,
+            fields: BTreeMap::new(),
             stage_entered_at: 1,
             created_at: 1,
             updated_at: 1,
             version: 1,
         }
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tests_support::open_opportunity;
+    use super::*;
+    use crate::domain::stage::Pipeline;
 
     fn stage(name: &str) -> Stage {
         Pipeline::default_pipeline()
@@ -422,7 +480,7 @@ mod tests {
         assert_eq!(opp.amount, 650_000.0);
         let fields: Vec<_> = changes
             .iter()
-            .map(|c| (c.field, c.old_value.as_str(), c.new_value.as_str()))
+            .map(|c| (c.field.as_str(), c.old_value.as_str(), c.new_value.as_str()))
             .collect();
         assert_eq!(
             fields,
@@ -479,7 +537,7 @@ mod tests {
         assert_eq!((opp.status, opp.stage.as_str()), (Status::Lost, "lost"));
         assert_eq!(opp.lost_reason, "price too high");
         assert_eq!(opp.next_follow_up_at, None);
-        let fields: Vec<_> = changes.iter().map(|c| c.field).collect();
+        let fields: Vec<_> = changes.iter().map(|c| c.field.as_str()).collect();
         assert_eq!(
             fields,
             ["status", "stage", "lost_reason", "next_follow_up_at"]
@@ -500,6 +558,26 @@ mod tests {
                 .iter()
                 .any(|c| c.field == "amount" && c.new_value == "480000")
         );
+    }
+
+    #[test]
+    fn closed_opportunities_reopen_into_an_open_stage() {
+        let mut opp = open_opportunity();
+        close(&mut opp, Outcome::Lost, "price", None, "", 10).unwrap();
+        assert!(matches!(
+            reopen(&mut opp, &stage("won"), "x", 11),
+            Err(ReopenError::Terminal(_))
+        ));
+        let (was, changes) = reopen(&mut opp, &stage("proposal"), "budget came back", 12).unwrap();
+        assert_eq!(was, Status::Lost);
+        assert_eq!((opp.status, opp.stage.as_str()), (Status::Open, "proposal"));
+        assert_eq!(opp.lost_reason, "");
+        let fields: Vec<_> = changes.iter().map(|c| c.field.as_str()).collect();
+        assert_eq!(fields, ["status", "stage", "lost_reason"]);
+        assert!(matches!(
+            reopen(&mut opp, &stage("lead"), "x", 13),
+            Err(ReopenError::Open(_))
+        ));
     }
 
     #[test]

@@ -1,5 +1,9 @@
-//! Pipelines and their stages: what every tenant starts with, and which stage a rep may
-//! move an opportunity to.
+//! Pipelines and their stages: what every tenant starts with, which stage a rep may
+//! move an opportunity to, and which gates stand on the way.
+
+use serde::{Deserialize, Serialize};
+
+use super::gate::StageGate;
 
 /// The pipeline every tenant gets on first use.
 pub const DEFAULT_PIPELINE_ID: &str = "default";
@@ -10,7 +14,7 @@ pub const WON: &str = "won";
 pub const LOST: &str = "lost";
 
 /// One step of a pipeline.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Stage {
     pub name: String,
     /// Position in the pipeline, 0 first.
@@ -19,13 +23,20 @@ pub struct Stage {
     pub win_probability: f64,
     /// Won and lost end the opportunity.
     pub terminal: bool,
+    /// What must hold to enter the stage.
+    #[serde(default)]
+    pub gate: StageGate,
 }
 
-/// A tenant's pipeline with its stages in order.
+/// A tenant's pipeline, in one version, with its stages in order.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Pipeline {
     pub pipeline_id: String,
     pub name: String,
+    /// The team whose new opportunities follow it; empty for none.
+    pub team: String,
+    /// Starts at 1; every change of the stages or gates makes a new one.
+    pub version: i64,
     pub stages: Vec<Stage>,
 }
 
@@ -46,6 +57,8 @@ impl Pipeline {
         Pipeline {
             pipeline_id: DEFAULT_PIPELINE_ID.to_owned(),
             name: DEFAULT_PIPELINE_NAME.to_owned(),
+            team: String::new(),
+            version: 1,
             stages: DEFAULT_STAGES
                 .iter()
                 .zip(0u32..)
@@ -54,19 +67,45 @@ impl Pipeline {
                     order,
                     win_probability,
                     terminal,
+                    gate: StageGate::default(),
                 })
                 .collect(),
         }
     }
 
     /// Builds a pipeline, putting its stages in order.
-    pub fn new(pipeline_id: String, name: String, mut stages: Vec<Stage>) -> Pipeline {
+    pub fn new(
+        pipeline_id: String,
+        name: String,
+        team: String,
+        version: i64,
+        mut stages: Vec<Stage>,
+    ) -> Pipeline {
         stages.sort_by_key(|s| s.order);
         Pipeline {
             pipeline_id,
             name,
+            team,
+            version,
             stages,
         }
+    }
+
+    /// The stages whose gates a move from `from` to `to` must pass: every stage entered
+    /// on the way forward (skipping a stage does not skip its gate); none going back.
+    pub fn gates_on_the_way(&self, from: &str, to: &Stage) -> Vec<&Stage> {
+        let from_order = self.stage(from).map(|s| s.order);
+        self.stages
+            .iter()
+            .filter(|s| !s.terminal && s.order <= to.order)
+            .filter(|s| from_order.is_none_or(|from| s.order > from))
+            .filter(|s| !s.gate.is_empty())
+            .collect()
+    }
+
+    /// Whether the stages (names, order, probabilities, gates) are the same as `other`'s.
+    pub fn same_stages(&self, other: &Pipeline) -> bool {
+        self.stages == other.stages
     }
 
     pub fn stage(&self, name: &str) -> Option<&Stage> {
@@ -189,7 +228,7 @@ mod tests {
     fn stages_are_kept_in_order_whatever_order_they_come_in() {
         let mut stages = Pipeline::default_pipeline().stages;
         stages.reverse();
-        let p = Pipeline::new("p".into(), "P".into(), stages);
+        let p = Pipeline::new("p".into(), "P".into(), String::new(), 1, stages);
         assert_eq!(p.stages.first().map(|s| s.name.as_str()), Some("lead"));
         assert_eq!(
             p.open_stage_names().last().map(String::as_str),

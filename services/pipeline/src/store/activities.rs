@@ -1,5 +1,7 @@
 //! Activities logged on opportunities (follow-ups and touchpoints).
 
+use std::collections::BTreeMap;
+
 use sqlx::{AnyConnection, Row as _};
 
 use crate::domain::{Activity, ActivityKind};
@@ -63,4 +65,30 @@ pub async fn list_for(
             })
         })
         .collect()
+}
+
+/// How many activities of each kind the opportunity has (what stage gates count).
+pub async fn count_by_kind(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    opportunity_id: &str,
+) -> Result<BTreeMap<ActivityKind, u32>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT kind, COUNT(*) AS n FROM activities
+         WHERE tenant_id = $1 AND opportunity_id = $2 GROUP BY kind",
+    )
+    .bind(tenant_id)
+    .bind(opportunity_id)
+    .fetch_all(conn)
+    .await?;
+    let mut counts = BTreeMap::new();
+    for row in &rows {
+        let kind: String = row.try_get("kind")?;
+        let n: i64 = row.try_get("n")?;
+        let kind = kind
+            .parse::<ActivityKind>()
+            .map_err(|_| super::corrupt("kind", &kind))?;
+        counts.insert(kind, u32::try_from(n).unwrap_or(u32::MAX));
+    }
+    Ok(counts)
 }

@@ -21,7 +21,7 @@ pub async fn append(
         )
         .bind(tenant_id)
         .bind(opportunity_id)
-        .bind(change.field)
+        .bind(&change.field)
         .bind(&change.old_value)
         .bind(&change.new_value)
         .bind(user_id)

@@ -3,9 +3,13 @@
 //! the reader pool or inside a write transaction (a handler must read its own writes).
 
 pub mod activities;
+pub mod approvals;
+pub mod collaborators;
 pub mod history;
 pub mod lead_links;
+pub mod loss_reasons;
 pub mod opportunities;
+pub mod org;
 pub mod pipelines;
 
 use shangji_platform::db::{Migration, Migrations};
@@ -13,12 +17,32 @@ use shangji_platform::db::{Migration, Migrations};
 /// The pipeline's schema, per backend.
 pub const MIGRATIONS: Migrations = Migrations {
     component: "pipeline",
-    list: &[Migration {
-        version: 1,
-        name: "pipelines, stages, opportunities, activities, history, lead links",
-        sqlite: include_str!("../../migrations/sqlite/0001_pipeline.sql"),
-        postgres: include_str!("../../migrations/postgres/0001_pipeline.sql"),
-    }],
+    list: &[
+        Migration {
+            version: 1,
+            name: "pipelines, stages, opportunities, activities, history, lead links",
+            sqlite: include_str!("../../migrations/sqlite/0001_pipeline.sql"),
+            postgres: include_str!("../../migrations/postgres/0001_pipeline.sql"),
+        },
+        Migration {
+            version: 2,
+            name: "pipeline versions and teams, opportunity close date and custom fields",
+            sqlite: include_str!("../../migrations/sqlite/0002_pipeline_versions.sql"),
+            postgres: include_str!("../../migrations/postgres/0002_pipeline_versions.sql"),
+        },
+        Migration {
+            version: 3,
+            name: "organisation replica, collaborators, approval rules and approvals",
+            sqlite: include_str!("../../migrations/sqlite/0003_org_approvals_team.sql"),
+            postgres: include_str!("../../migrations/postgres/0003_org_approvals_team.sql"),
+        },
+        Migration {
+            version: 4,
+            name: "loss reasons",
+            sqlite: include_str!("../../migrations/sqlite/0004_loss_reasons.sql"),
+            postgres: include_str!("../../migrations/postgres/0004_loss_reasons.sql"),
+        },
+    ],
 };
 
 /// A stored value the code never writes (a corrupted or hand-edited row).

@@ -1,5 +1,7 @@
 //! Opportunities: insert, read, compare-and-set update, filtered keyset listing.
 
+use std::collections::BTreeMap;
+
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, AssertSqlSafe, Row as _};
 
@@ -7,7 +9,8 @@ use crate::domain::{Opportunity, Status};
 
 const COLUMNS: &str = "tenant_id, opportunity_id, customer_id, owner_rep_id, pipeline_id, stage, \
      status, amount, currency, name, lead_id, source, region, industry, team, lost_reason, \
-     next_follow_up_at, stage_entered_at, created_at, updated_at, version";
+     next_follow_up_at, stage_entered_at, created_at, updated_at, version, pipeline_version, \
+     expected_close_at, custom_fields";
 
 fn from_row(row: &AnyRow) -> Result<Opportunity, sqlx::Error> {
     let status: String = row.try_get("status")?;
@@ -33,7 +36,19 @@ fn from_row(row: &AnyRow) -> Result<Opportunity, sqlx::Error> {
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
         version: row.try_get("version")?,
+        pipeline_version: row.try_get("pipeline_version")?,
+        expected_close_at: row.try_get("expected_close_at")?,
+        fields: decode_fields(&row.try_get::<String, _>("custom_fields")?)?,
     })
+}
+
+fn decode_fields(json: &str) -> Result<BTreeMap<String, String>, sqlx::Error> {
+    serde_json::from_str(json).map_err(|_| super::corrupt("custom_fields", json))
+}
+
+fn encode_fields(fields: &BTreeMap<String, String>) -> String {
+    // A map of strings always serialises.
+    serde_json::to_string(fields).unwrap_or_else(|_| "{}".to_owned())
 }
 
 /// Inserts a new opportunity. A unique violation means the customer already has an
@@ -41,7 +56,7 @@ fn from_row(row: &AnyRow) -> Result<Opportunity, sqlx::Error> {
 pub async fn insert(conn: &mut AnyConnection, opp: &Opportunity) -> Result<(), sqlx::Error> {
     let sql = format!(
         "INSERT INTO opportunities ({COLUMNS})
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)"
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)"
     );
     sqlx::query(AssertSqlSafe(sql))
         .bind(&opp.tenant_id)
@@ -65,6 +80,9 @@ pub async fn insert(conn: &mut AnyConnection, opp: &Opportunity) -> Result<(), s
         .bind(opp.created_at)
         .bind(opp.updated_at)
         .bind(opp.version)
+        .bind(opp.pipeline_version)
+        .bind(opp.expected_close_at)
+        .bind(encode_fields(&opp.fields))
         .execute(conn)
         .await?;
     Ok(())
@@ -113,7 +131,8 @@ pub async fn update(conn: &mut AnyConnection, opp: &Opportunity) -> Result<bool,
     let updated = sqlx::query(
         "UPDATE opportunities SET owner_rep_id = $3, stage = $4, status = $5, amount = $6,
              name = $7, lost_reason = $8, next_follow_up_at = $9, stage_entered_at = $10,
-             updated_at = $11, version = version + 1
+             updated_at = $11, currency = $13, expected_close_at = $14, custom_fields = $15,
+             customer_id = $16, team = $17, version = version + 1
          WHERE tenant_id = $1 AND opportunity_id = $2 AND version = $12",
     )
     .bind(&opp.tenant_id)
@@ -128,6 +147,11 @@ pub async fn update(conn: &mut AnyConnection, opp: &Opportunity) -> Result<bool,
     .bind(opp.stage_entered_at)
     .bind(opp.updated_at)
     .bind(opp.version)
+    .bind(&opp.currency)
+    .bind(opp.expected_close_at)
+    .bind(encode_fields(&opp.fields))
+    .bind(&opp.customer_id)
+    .bind(&opp.team)
     .execute(conn)
     .await?
     .rows_affected();
@@ -141,6 +165,16 @@ pub struct Filter {
     pub stage: Option<String>,
     pub customer_id: Option<String>,
     pub status: Option<Status>,
+    /// Data permissions: only what this rep owns, collaborates on, or what belongs to
+    /// one of these teams. `None` for callers who see the whole tenant.
+    pub visible_to: Option<VisibleTo>,
+}
+
+/// The opportunities a rep or manager may see.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct VisibleTo {
+    pub rep_id: String,
+    pub teams: Vec<String>,
 }
 
 /// Where a page starts: just after this opportunity in (created_at, opportunity_id)
@@ -166,6 +200,19 @@ fn where_clause(tenant_id: &str, filter: &Filter) -> (String, Vec<String>) {
             values.push(value);
             sql.push_str(&format!(" AND {column} = ${}", values.len()));
         }
+    }
+    if let Some(visible) = &filter.visible_to {
+        values.push(visible.rep_id.clone());
+        let rep = values.len();
+        let mut any = format!(
+            "owner_rep_id = ${rep} OR opportunity_id IN (SELECT c.opportunity_id FROM collaborators c \
+             WHERE c.tenant_id = $1 AND c.rep_id = ${rep})"
+        );
+        for team in &visible.teams {
+            values.push(team.clone());
+            any.push_str(&format!(" OR team = ${}", values.len()));
+        }
+        sql.push_str(&format!(" AND ({any})"));
     }
     (sql, values)
 }
@@ -221,5 +268,26 @@ pub async fn list(
         .await?
         .iter()
         .map(from_row)
+        .collect()
+}
+
+/// (stage, status, count) over every tenant, for the stage gauge.
+pub async fn count_by_stage_and_status(
+    conn: &mut AnyConnection,
+) -> Result<Vec<(String, String, i64)>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT stage, status, COUNT(*) AS n FROM opportunities GROUP BY stage, status
+         ORDER BY stage, status",
+    )
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok((
+                row.try_get("stage")?,
+                row.try_get("status")?,
+                row.try_get("n")?,
+            ))
+        })
         .collect()
 }

@@ -13,22 +13,43 @@ use shangji_contracts::events::{Domain, Envelope, Event};
 use shangji_contracts::pipeline::pipeline_service_client::PipelineServiceClient;
 use shangji_pipeline::{PipelineConfig, SPEC};
 use shangji_platform::RunningService;
-use shangji_testkit::{NatsServer, events, poll_until};
+use shangji_testkit::{NatsServer, Postgres, events, poll_until};
 use tonic::transport::Channel;
 
 pub const WAIT: Duration = Duration::from_secs(20);
 pub const POLL: Duration = Duration::from_millis(50);
 
 pub struct Harness {
-    // Declared first so the service stops while NATS is still up.
+    // Declared first so the service stops while NATS and PostgreSQL are still up.
     service: Option<RunningService>,
     pub jetstream: jetstream::Context,
     pub nats: NatsServer,
     _data: tempfile::TempDir,
+    _postgres: Option<Postgres>,
+}
+
+/// Which database the service runs on.
+#[derive(Clone, Copy, Debug)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
 }
 
 impl Harness {
+    /// The service on SQLite.
     pub async fn start() -> Harness {
+        Harness::start_on(Backend::Sqlite).await
+    }
+
+    pub async fn start_on(backend: Backend) -> Harness {
+        let postgres = match backend {
+            Backend::Sqlite => None,
+            Backend::Postgres => Some(Postgres::start().await.expect("PostgreSQL")),
+        };
+        let database_url = match &postgres {
+            Some(pg) => Some(pg.create_database("pipeline").await.expect("database")),
+            None => None,
+        };
         let nats = NatsServer::start().await.expect("nats-server");
         let data = tempfile::tempdir().expect("data dir");
         let mut settings = SPEC.default_settings();
@@ -37,6 +58,7 @@ impl Harness {
         settings.data_dir = data.path().to_path_buf();
         settings.nats_url = nats.url();
         settings.shutdown_grace_secs = 5;
+        settings.database_url = database_url;
         let service = shangji_pipeline::start(settings, PipelineConfig::default())
             .await
             .expect("pipeline starts");
@@ -46,6 +68,7 @@ impl Harness {
             jetstream: jetstream::new(client),
             nats,
             _data: data,
+            _postgres: postgres,
         }
     }
 
@@ -159,14 +182,59 @@ impl Drop for Harness {
 
 /// A request with the caller's tenant (and user) in metadata.
 pub fn request<T>(tenant: &str, message: T) -> tonic::Request<T> {
+    request_as(tenant, "wang", message)
+}
+
+/// A request by `user` of `tenant`.
+pub fn request_as<T>(tenant: &str, user: &str, message: T) -> tonic::Request<T> {
     let mut request = tonic::Request::new(message);
     request
         .metadata_mut()
         .insert("x-tenant-id", tenant.parse().expect("ascii tenant"));
     request
         .metadata_mut()
-        .insert("x-user-id", "wang".parse().expect("ascii user"));
+        .insert("x-user-id", user.parse().expect("ascii user"));
     request
+}
+
+/// Publishes an assignment of `lead_id` (customer, rep, team) and waits until it opened
+/// an opportunity.
+pub async fn open_opportunity(
+    h: &Harness,
+    tenant: &str,
+    lead_id: &str,
+    customer_id: &str,
+    rep_id: &str,
+    team: &str,
+) -> shangji_contracts::events::opportunity::OpportunityCreated {
+    use shangji_contracts::events::opportunity::OpportunityCreated;
+    let lead = captured_lead("华信科技", "100台服务器", "", "web_form");
+    let mut event = lead_assigned(lead_id, customer_id, rep_id, lead);
+    event.team = team.to_owned();
+    h.publish_lead(tenant, &event).await;
+    let (_, created) = h
+        .wait_for::<OpportunityCreated>(&format!("opportunity.created for {lead_id}"), |e| {
+            e.lead_id == lead_id
+        })
+        .await;
+    created
+}
+
+/// The PreconditionFailure violations (type, subject, description) of a status.
+pub fn precondition_violations(status: &tonic::Status) -> Vec<(String, String, String)> {
+    use tonic_types::StatusExt as _;
+    assert_eq!(status.code(), tonic::Code::FailedPrecondition, "{status:?}");
+    status
+        .get_error_details()
+        .precondition_failure()
+        .map(|failure| {
+            failure
+                .violations
+                .iter()
+                .map(|v| (v.r#type.clone(), v.subject.clone(), v.description.clone()))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// An assignment of a lead (with the lead as captured) to `rep`.
@@ -213,3 +281,108 @@ pub fn bad_fields(status: &tonic::Status) -> Vec<String> {
         })
         .unwrap_or_default()
 }
+
+/// Publishes the organisation as the assignment service would: teams (id, manager,
+/// ancestors root first), then reps (id, team, role, status).
+pub async fn publish_org(
+    h: &Harness,
+    tenant: &str,
+    teams: &[(&str, &str, &[&str])],
+    reps: &[(&str, &str, &str, &str)],
+) {
+    use shangji_contracts::events::org::{RepUpserted, TeamUpserted};
+    for (team_id, manager, ancestors) in teams {
+        let event = TeamUpserted {
+            team_id: (*team_id).to_owned(),
+            name: team_id.to_uppercase(),
+            parent_team_id: ancestors
+                .last()
+                .map(|a| (*a).to_owned())
+                .unwrap_or_default(),
+            manager_rep_id: (*manager).to_owned(),
+            ancestor_team_ids: ancestors.iter().map(|a| (*a).to_owned()).collect(),
+            updated_at: None,
+            version: 1,
+        };
+        h.publish(tenant, team_id, &event).await;
+    }
+    for (rep_id, team_id, role, status) in reps {
+        let event = RepUpserted {
+            rep_id: (*rep_id).to_owned(),
+            name: rep_id.to_uppercase(),
+            team_id: (*team_id).to_owned(),
+            role: (*role).to_owned(),
+            status: (*status).to_owned(),
+            team_path: Vec::new(),
+            updated_at: None,
+            version: 1,
+            email: String::new(),
+        };
+        h.publish(tenant, rep_id, &event).await;
+    }
+}
+
+/// The ids `user` sees in ListOpportunities of `tenant`, sorted.
+pub async fn visible_ids(h: &Harness, tenant: &str, user: &str) -> Vec<String> {
+    use shangji_contracts::pipeline::ListOpportunitiesRequest;
+    let mut client = h.client().await;
+    let mut ids: Vec<String> = client
+        .list_opportunities(request_as(
+            tenant,
+            user,
+            ListOpportunitiesRequest::default(),
+        ))
+        .await
+        .expect("list")
+        .into_inner()
+        .opportunities
+        .into_iter()
+        .map(|o| o.opportunity_id)
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// Waits until `user` sees exactly `expected` (sorted), e.g. once the org replica has
+/// caught up with the events just published.
+pub async fn wait_until_visible(h: &Harness, tenant: &str, user: &str, expected: &[String]) {
+    let mut expected = expected.to_vec();
+    expected.sort();
+    let expected = &expected;
+    poll_until(
+        &format!("{user} sees {expected:?}"),
+        WAIT,
+        POLL,
+        || async move {
+            let seen = visible_ids(h, tenant, user).await;
+            if &seen == expected {
+                Ok(())
+            } else {
+                Err(format!("sees {seen:?}"))
+            }
+        },
+    )
+    .await
+    .expect("visibility settles");
+}
+
+/// The org used by the permission and approval tests: sales > east > east_sh, and west.
+pub const TEAMS: [(&str, &str, &[&str]); 4] = [
+    ("sales", "boss", &[]),
+    ("east", "zhou", &["sales"]),
+    ("east_sh", "", &["sales", "east"]),
+    ("west", "wu", &["sales"]),
+];
+
+/// `wu` comes last: once wu sees exactly the west team's opportunities, the whole
+/// organisation has been replicated (one consumer applies the events in order).
+pub const REPS: [(&str, &str, &str, &str); 8] = [
+    ("wang", "east_sh", "rep", "active"),
+    ("li", "east_sh", "rep", "active"),
+    ("zhao", "west", "rep", "active"),
+    ("zhou", "east", "manager", "active"),
+    ("boss", "sales", "manager", "active"),
+    ("gone", "east_sh", "rep", "departed"),
+    ("root", "", "admin", "active"),
+    ("wu", "west", "manager", "active"),
+];

@@ -6,21 +6,25 @@
 //! `opportunities`, keeping the newest facts, and then acts on what is known in total:
 //! a closed opportunity gets no new reminders, open reminders follow the newest owner,
 //! an activity seen before `created` still counts as the first contact.
+//!
+//! The tenant's policy for the opportunity's stage decides which rule reminders it gets
+//! (see [`super::rule_clocks`]); an activity or stage change restarts their clocks.
 
 use prost_types::Timestamp;
 use shangji_contracts::events::Event;
 use shangji_contracts::events::opportunity::{
     OpportunityActivityLogged, OpportunityCreated, OpportunityLost, OpportunityOwnerChanged,
-    OpportunityStageChanged, OpportunityWon,
+    OpportunityReopened, OpportunityStageChanged, OpportunityUpdated, OpportunityWon,
 };
 use shangji_contracts::time::{now_millis, to_millis};
 use shangji_platform::Tx;
 use shangji_platform::bus::{Handler, HandlerError, IncomingEvent};
 use shangji_platform::ids::new_id;
 
+use super::rule_clocks::{Restart, restart_ladders, restart_rules};
 use crate::domain::{
-    ReminderKind, ReminderState, activity_effects, first_contact_due_at, first_contact_message,
-    follow_up_message,
+    Policy, ReminderKind, ReminderState, TimeCount, activity_effects, first_contact_due_at,
+    first_contact_message, follow_up_message,
 };
 use crate::store::{self, Closure, NewReminder, OpportunityFacts};
 
@@ -30,6 +34,8 @@ pub const CONSUMED_EVENTS: &[&str] = &[
     "activity_logged",
     "stage_changed",
     "owner_changed",
+    "updated",
+    "reopened",
     "won",
     "lost",
 ];
@@ -57,11 +63,13 @@ impl Handler for OpportunityEvents {
         if ty == OpportunityCreated::TYPE {
             self.created(tx, event, event.decode()?).await
         } else if ty == OpportunityActivityLogged::TYPE {
-            activity_logged(tx, event, event.decode()?).await
+            self.activity_logged(tx, event, event.decode()?).await
         } else if ty == OpportunityStageChanged::TYPE {
-            let e: OpportunityStageChanged = event.decode()?;
-            let at = time_of(e.changed_at.as_ref(), event);
-            follow_owner(tx, event, &e.opportunity_id, &e.owner_rep_id, at).await
+            self.stage_changed(tx, event, event.decode()?).await
+        } else if ty == OpportunityUpdated::TYPE {
+            self.updated(tx, event, event.decode()?).await
+        } else if ty == OpportunityReopened::TYPE {
+            self.reopened(tx, event, event.decode()?).await
         } else if ty == OpportunityOwnerChanged::TYPE {
             let e: OpportunityOwnerChanged = event.decode()?;
             let at = time_of(e.changed_at.as_ref(), event);
@@ -121,6 +129,47 @@ impl OpportunityEvents {
             tracing::info!(tenant_id, opportunity_id = %e.opportunity_id, "opportunity already closed; no first-contact reminder");
             return Ok(());
         }
+        let opportunity_id = e.opportunity_id.as_str();
+        store::opportunities::record_customer_and_team(
+            tx,
+            tenant_id,
+            opportunity_id,
+            &e.customer_id,
+            &e.team,
+        )
+        .await?;
+        // The stage it opened in; a stage change seen earlier stays (it is newer).
+        store::opportunities::record_stage(tx, tenant_id, opportunity_id, &e.stage, opened_at, now)
+            .await?;
+        if let Some(close) = e.expected_close_at.as_ref() {
+            store::opportunities::record_expected_close(
+                tx,
+                tenant_id,
+                opportunity_id,
+                Some(to_millis(close)),
+                opened_at,
+                now,
+            )
+            .await?;
+        }
+        let facts = current_facts(tx, tenant_id, opportunity_id).await?;
+        let policy = self.policy_for(tx, tenant_id, &facts.stage).await?;
+        let calendar = store::calendars::in_force(tx, tenant_id).await?;
+        restart_rules(
+            tx,
+            tenant_id,
+            opportunity_id,
+            &facts,
+            &policy,
+            &calendar,
+            Restart::ALL,
+            now,
+        )
+        .await?;
+        if !policy.wants_first_contact() {
+            tracing::info!(tenant_id, opportunity_id, policy_id = %policy.policy_id, "policy asks for no first contact");
+            return Ok(());
+        }
         let reminder_id = new_id("rem");
         let message = first_contact_message(&e.name, &e.opportunity_id, &e.lead_id);
         let created = store::reminders::insert(
@@ -131,9 +180,18 @@ impl OpportunityEvents {
                 opportunity_id: &e.opportunity_id,
                 owner_rep_id: &facts.owner_rep_id,
                 kind: ReminderKind::FirstContact,
-                due_at: first_contact_due_at(opened_at, self.first_contact_hours),
+                due_at: first_contact_due_at(
+                    opened_at,
+                    &policy.rules,
+                    &TimeCount {
+                        calendar: &calendar,
+                        business_time: policy.rules.business_time,
+                    },
+                ),
                 state: ReminderState::Pending,
                 message: &message,
+                policy_id: &policy.policy_id,
+                policy_version: policy.version,
                 now,
             },
         )
@@ -149,14 +207,235 @@ impl OpportunityEvents {
             .await?;
         Ok(())
     }
+
+    /// The policy in force for an opportunity in `stage`: the tenant's, else the built-in.
+    async fn policy_for(
+        &self,
+        tx: &mut Tx,
+        tenant_id: &str,
+        stage: &str,
+    ) -> Result<Policy, HandlerError> {
+        Ok(store::policies::in_force(tx, tenant_id, stage)
+            .await?
+            .unwrap_or_else(|| Policy::builtin(self.first_contact_hours)))
+    }
+
+    /// A newer stage: the stage rules restart under the new stage's policy, and fired
+    /// reminders climbing a ladder start it again.
+    async fn stage_changed(
+        &self,
+        tx: &mut Tx,
+        event: &IncomingEvent,
+        e: OpportunityStageChanged,
+    ) -> Result<(), HandlerError> {
+        let tenant_id = event.tenant_id();
+        let opportunity_id = e.opportunity_id.as_str();
+        let at = time_of(e.changed_at.as_ref(), event);
+        let now = now_millis();
+        follow_owner(tx, event, opportunity_id, &e.owner_rep_id, at).await?;
+        store::opportunities::record_customer_and_team(
+            tx,
+            tenant_id,
+            opportunity_id,
+            &e.customer_id,
+            &e.team,
+        )
+        .await?;
+        if !store::opportunities::record_stage(tx, tenant_id, opportunity_id, &e.to_stage, at, now)
+            .await?
+        {
+            tracing::info!(tenant_id, opportunity_id, to_stage = %e.to_stage, "a newer stage is known; keeping it");
+            return Ok(());
+        }
+        if let Some(close) = e.expected_close_at.as_ref() {
+            store::opportunities::record_expected_close(
+                tx,
+                tenant_id,
+                opportunity_id,
+                Some(to_millis(close)),
+                at,
+                now,
+            )
+            .await?;
+        }
+        let facts = current_facts(tx, tenant_id, opportunity_id).await?;
+        let policy = self.policy_for(tx, tenant_id, &facts.stage).await?;
+        let calendar = store::calendars::in_force(tx, tenant_id).await?;
+        restart_rules(
+            tx,
+            tenant_id,
+            opportunity_id,
+            &facts,
+            &policy,
+            &calendar,
+            Restart::ALL,
+            now,
+        )
+        .await?;
+        let restarted = restart_ladders(tx, tenant_id, opportunity_id, &calendar, at, now).await?;
+        tracing::info!(tenant_id, opportunity_id, stage = %facts.stage, policy_id = %policy.policy_id, restarted, "stage changed; rule clocks restarted");
+        Ok(())
+    }
+
+    /// Amount, currency or expected close date changed: a new expected close date
+    /// reschedules the close-overdue reminder.
+    async fn updated(
+        &self,
+        tx: &mut Tx,
+        event: &IncomingEvent,
+        e: OpportunityUpdated,
+    ) -> Result<(), HandlerError> {
+        let tenant_id = event.tenant_id();
+        let opportunity_id = e.opportunity_id.as_str();
+        let at = time_of(e.updated_at.as_ref(), event);
+        let now = now_millis();
+        let before =
+            facts_with_owner(tx, tenant_id, opportunity_id, &e.owner_rep_id, at, now).await?;
+        store::reminders::reassign_open(tx, tenant_id, opportunity_id, &before.owner_rep_id, now)
+            .await?;
+        store::opportunities::record_customer_and_team(
+            tx,
+            tenant_id,
+            opportunity_id,
+            &e.customer_id,
+            &e.team,
+        )
+        .await?;
+        let expected_close_at = e.expected_close_at.as_ref().map(to_millis);
+        let newest = store::opportunities::record_expected_close(
+            tx,
+            tenant_id,
+            opportunity_id,
+            expected_close_at,
+            at,
+            now,
+        )
+        .await?;
+        if !newest || before.expected_close_at == expected_close_at {
+            return Ok(());
+        }
+        let facts = current_facts(tx, tenant_id, opportunity_id).await?;
+        let policy = self.policy_for(tx, tenant_id, &facts.stage).await?;
+        let restart = Restart {
+            close_overdue: true,
+            ..Restart::default()
+        };
+        let calendar = store::calendars::in_force(tx, tenant_id).await?;
+        restart_rules(
+            tx,
+            tenant_id,
+            opportunity_id,
+            &facts,
+            &policy,
+            &calendar,
+            restart,
+            now,
+        )
+        .await?;
+        tracing::info!(
+            tenant_id,
+            opportunity_id,
+            expected_close_at,
+            "expected close date changed"
+        );
+        Ok(())
+    }
+
+    /// A closed opportunity is open again: its rules start afresh from the reopening.
+    async fn reopened(
+        &self,
+        tx: &mut Tx,
+        event: &IncomingEvent,
+        e: OpportunityReopened,
+    ) -> Result<(), HandlerError> {
+        let tenant_id = event.tenant_id();
+        let opportunity_id = e.opportunity_id.as_str();
+        let at = time_of(e.reopened_at.as_ref(), event);
+        let now = now_millis();
+        facts_with_owner(tx, tenant_id, opportunity_id, &e.owner_rep_id, at, now).await?;
+        if !store::opportunities::record_reopened(tx, tenant_id, opportunity_id, at, now).await? {
+            tracing::info!(
+                tenant_id,
+                opportunity_id,
+                "not closed before the reopening; nothing to do"
+            );
+            return Ok(());
+        }
+        store::opportunities::record_stage(tx, tenant_id, opportunity_id, &e.stage, at, now)
+            .await?;
+        let facts = current_facts(tx, tenant_id, opportunity_id).await?;
+        let policy = self.policy_for(tx, tenant_id, &facts.stage).await?;
+        let calendar = store::calendars::in_force(tx, tenant_id).await?;
+        restart_rules(
+            tx,
+            tenant_id,
+            opportunity_id,
+            &facts,
+            &policy,
+            &calendar,
+            Restart::ALL,
+            now,
+        )
+        .await?;
+        tracing::info!(
+            tenant_id,
+            opportunity_id,
+            "opportunity reopened; rule reminders scheduled"
+        );
+        Ok(())
+    }
+
+    /// An activity: a contact completes the first-contact reminder (and answers follow-ups
+    /// that had fallen due), restarts the no-activity clock and the ladders; a planned
+    /// next follow-up replaces the pending one.
+    async fn activity_logged(
+        &self,
+        tx: &mut Tx,
+        event: &IncomingEvent,
+        e: OpportunityActivityLogged,
+    ) -> Result<(), HandlerError> {
+        activity_logged(tx, event, &e).await?;
+        let tenant_id = event.tenant_id();
+        let opportunity_id = e.opportunity_id.as_str();
+        let logged_at = time_of(e.logged_at.as_ref(), event);
+        let facts = current_facts(tx, tenant_id, opportunity_id).await?;
+        let contact =
+            activity_effects(&e.kind, logged_at, None, facts.closed).completes_first_contact;
+        let now = now_millis();
+        if !contact
+            || !store::opportunities::record_activity(tx, tenant_id, opportunity_id, logged_at, now)
+                .await?
+        {
+            return Ok(());
+        }
+        let facts = current_facts(tx, tenant_id, opportunity_id).await?;
+        let policy = self.policy_for(tx, tenant_id, &facts.stage).await?;
+        let restart = Restart {
+            no_activity: true,
+            ..Restart::default()
+        };
+        let calendar = store::calendars::in_force(tx, tenant_id).await?;
+        restart_rules(
+            tx,
+            tenant_id,
+            opportunity_id,
+            &facts,
+            &policy,
+            &calendar,
+            restart,
+            now,
+        )
+        .await?;
+        restart_ladders(tx, tenant_id, opportunity_id, &calendar, logged_at, now).await?;
+        Ok(())
+    }
 }
 
-/// An activity: a contact completes the first-contact reminder (and answers follow-ups
-/// that had fallen due); a planned next follow-up replaces the pending one.
+/// The reminder changes of an activity that need no policy: first contact, follow-ups.
 async fn activity_logged(
     tx: &mut Tx,
     event: &IncomingEvent,
-    e: OpportunityActivityLogged,
+    e: &OpportunityActivityLogged,
 ) -> Result<(), HandlerError> {
     let tenant_id = event.tenant_id();
     let opportunity_id = e.opportunity_id.as_str();
@@ -194,6 +473,8 @@ async fn activity_logged(
                     due_at: logged_at,
                     state: ReminderState::Done,
                     message: &first_contact_message("", opportunity_id, ""),
+                    policy_id: "",
+                    policy_version: 0,
                     now,
                 },
             )
@@ -226,6 +507,8 @@ async fn activity_logged(
                 due_at,
                 state: ReminderState::Pending,
                 message: &follow_up_message(opportunity_id, &e.next_step, &e.summary),
+                policy_id: "",
+                policy_version: 0,
                 now,
             },
         )
@@ -310,6 +593,21 @@ async fn facts_with_owner(
         store::opportunities::record_owner(tx, tenant_id, opportunity_id, owner_rep_id, as_of, now)
             .await?,
     )
+}
+
+/// Everything known about an opportunity whose row the handler has just written.
+async fn current_facts(
+    tx: &mut Tx,
+    tenant_id: &str,
+    opportunity_id: &str,
+) -> Result<OpportunityFacts, HandlerError> {
+    store::opportunities::facts(tx, tenant_id, opportunity_id)
+        .await?
+        .ok_or_else(|| {
+            HandlerError::Retry(anyhow::anyhow!(
+                "opportunity {opportunity_id} has no row yet"
+            ))
+        })
 }
 
 /// The time an event carries for what it reports, or when it was published.

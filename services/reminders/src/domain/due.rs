@@ -5,13 +5,6 @@ pub const DEFAULT_LIST_LIMIT: u32 = 100;
 /// The most reminders one `ListDue` returns.
 pub const MAX_LIST_LIMIT: u32 = 1000;
 
-const MILLIS_PER_HOUR: i64 = 3_600_000;
-
-/// The first contact is due `hours` after the opportunity opened.
-pub fn first_contact_due_at(opened_at: i64, hours: u32) -> i64 {
-    opened_at.saturating_add(i64::from(hours).saturating_mul(MILLIS_PER_HOUR))
-}
-
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum DueWindowError {
     #[error("must not be negative; give 0s for reminders due now, or a positive horizon")]
@@ -44,13 +37,6 @@ pub fn list_limit(requested: u32) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn first_contact_is_due_hours_after_opening() {
-        assert_eq!(first_contact_due_at(1_000, 24), 1_000 + 86_400_000);
-        assert_eq!(first_contact_due_at(1_000, 0), 1_000);
-        assert_eq!(first_contact_due_at(i64::MAX - 1, 1), i64::MAX);
-    }
 
     #[test]
     fn horizon_adds_the_duration_to_now() {

@@ -7,6 +7,12 @@ pub enum ReminderKind {
     FirstContact,
     /// The rep planned a next follow-up when logging an activity.
     FollowUp,
+    /// Policy: no activity for N days.
+    NoActivity,
+    /// Policy: the opportunity stayed in its stage over N days.
+    StageAge,
+    /// Policy: the expected close date passed while the opportunity is open.
+    CloseOverdue,
 }
 
 impl ReminderKind {
@@ -14,6 +20,9 @@ impl ReminderKind {
         match self {
             ReminderKind::FirstContact => "first_contact",
             ReminderKind::FollowUp => "follow_up",
+            ReminderKind::NoActivity => "no_activity",
+            ReminderKind::StageAge => "stage_age",
+            ReminderKind::CloseOverdue => "close_overdue",
         }
     }
 
@@ -21,6 +30,9 @@ impl ReminderKind {
         match value {
             "first_contact" => Some(ReminderKind::FirstContact),
             "follow_up" => Some(ReminderKind::FollowUp),
+            "no_activity" => Some(ReminderKind::NoActivity),
+            "stage_age" => Some(ReminderKind::StageAge),
+            "close_overdue" => Some(ReminderKind::CloseOverdue),
             _ => None,
         }
     }
@@ -81,6 +93,24 @@ pub fn first_contact_message(
     }
 }
 
+/// What a policy-rule reminder says: the rule and the threshold that was crossed.
+pub fn rule_message(kind: ReminderKind, opportunity_id: &str, stage: &str, days: u32) -> String {
+    match kind {
+        ReminderKind::NoActivity => {
+            format!("no activity on opportunity {opportunity_id} for {days} days")
+        }
+        ReminderKind::StageAge => {
+            format!("opportunity {opportunity_id} in stage {stage} for over {days} days")
+        }
+        ReminderKind::CloseOverdue => {
+            format!("expected close date of opportunity {opportunity_id} passed while still open")
+        }
+        ReminderKind::FirstContact | ReminderKind::FollowUp => {
+            format!("{} due for opportunity {opportunity_id}", kind.as_str())
+        }
+    }
+}
+
 /// "follow-up due for opportunity <id>: <next step>" (the summary when no next step).
 pub fn follow_up_message(opportunity_id: &str, next_step: &str, summary: &str) -> String {
     let what = [next_step.trim(), summary.trim()]
@@ -98,7 +128,13 @@ mod tests {
 
     #[test]
     fn kinds_and_states_round_trip_their_stored_names() {
-        for kind in [ReminderKind::FirstContact, ReminderKind::FollowUp] {
+        for kind in [
+            ReminderKind::FirstContact,
+            ReminderKind::FollowUp,
+            ReminderKind::NoActivity,
+            ReminderKind::StageAge,
+            ReminderKind::CloseOverdue,
+        ] {
             assert_eq!(ReminderKind::parse(kind.as_str()), Some(kind));
         }
         for state in [
@@ -122,6 +158,18 @@ mod tests {
         assert_eq!(
             first_contact_message("  ", "opp_1", ""),
             "first contact due for opportunity opp_1"
+        );
+    }
+
+    #[test]
+    fn rule_messages_name_the_rule() {
+        assert_eq!(
+            rule_message(ReminderKind::NoActivity, "opp_1", "qualified", 3),
+            "no activity on opportunity opp_1 for 3 days"
+        );
+        assert_eq!(
+            rule_message(ReminderKind::StageAge, "opp_1", "negotiation", 30),
+            "opportunity opp_1 in stage negotiation for over 30 days"
         );
     }
 

@@ -2,8 +2,14 @@
 //! except the timer's, which is a system job over all tenants (see [`reminders::due`]).
 //! Writes take the caller's transaction, so a handler's changes commit with its inbox row.
 
+pub mod calendars;
 pub mod opportunities;
+pub mod org;
+pub mod policies;
 pub mod reminders;
+pub mod webhooks;
 
+pub use calendars::StoredCalendar;
 pub use opportunities::{Closure, OpportunityFacts};
-pub use reminders::{NewReminder, ReminderRow};
+pub use policies::{StoredPolicy, Upserted};
+pub use reminders::{Advance, NewReminder, ReminderRow};

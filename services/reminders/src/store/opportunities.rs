@@ -19,11 +19,61 @@ impl Closure {
     }
 }
 
-/// The newest owner and whether the opportunity closed.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// What is known about an opportunity: the newest owner, stage and expected close
+/// date, whether it closed, when the rep last acted on it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct OpportunityFacts {
     pub owner_rep_id: String,
     pub closed: bool,
+    pub customer_id: String,
+    pub team: String,
+    pub stage: String,
+    /// When the stage above was entered.
+    pub stage_as_of: Option<i64>,
+    pub expected_close_at: Option<i64>,
+    pub last_activity_at: Option<i64>,
+    pub high_risk: bool,
+}
+
+#[derive(sqlx::FromRow)]
+struct FactsRow {
+    owner_rep_id: String,
+    closed_at: Option<i64>,
+    customer_id: String,
+    team: String,
+    stage: String,
+    stage_as_of: Option<i64>,
+    expected_close_at: Option<i64>,
+    last_activity_at: Option<i64>,
+    high_risk_at: Option<i64>,
+}
+
+/// What is known about the opportunity, if anything.
+pub async fn facts(
+    tx: &mut Tx,
+    tenant_id: &str,
+    opportunity_id: &str,
+) -> Result<Option<OpportunityFacts>, sqlx::Error> {
+    let row: Option<FactsRow> = sqlx::query_as(
+        "SELECT owner_rep_id, closed_at, customer_id, team, stage, stage_as_of,
+                expected_close_at, last_activity_at, high_risk_at
+         FROM opportunities WHERE tenant_id = $1 AND opportunity_id = $2",
+    )
+    .bind(tenant_id)
+    .bind(opportunity_id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(row.map(|r| OpportunityFacts {
+        owner_rep_id: r.owner_rep_id,
+        closed: r.closed_at.is_some(),
+        customer_id: r.customer_id,
+        team: r.team,
+        stage: r.stage,
+        stage_as_of: r.stage_as_of,
+        expected_close_at: r.expected_close_at,
+        last_activity_at: r.last_activity_at,
+        high_risk: r.high_risk_at.is_some(),
+    }))
 }
 
 /// Records that `owner_rep_id` owned the opportunity as of `as_of` (the time the event
@@ -52,17 +102,153 @@ pub async fn record_owner(
     .bind(now)
     .execute(&mut **tx)
     .await?;
-    let (owner_rep_id, closed_at): (String, Option<i64>) = sqlx::query_as(
-        "SELECT owner_rep_id, closed_at FROM opportunities WHERE tenant_id = $1 AND opportunity_id = $2",
+    facts(tx, tenant_id, opportunity_id)
+        .await?
+        .ok_or(sqlx::Error::RowNotFound)
+}
+
+/// Fills in the customer and team when the event names them (they do not change over
+/// an opportunity's life; a merge moves the whole opportunity). Call [`record_owner`]
+/// first so the row exists.
+pub async fn record_customer_and_team(
+    tx: &mut Tx,
+    tenant_id: &str,
+    opportunity_id: &str,
+    customer_id: &str,
+    team: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE opportunities
+         SET customer_id = CASE WHEN $3 = '' THEN customer_id ELSE $3 END,
+             team = CASE WHEN $4 = '' THEN team ELSE $4 END
+         WHERE tenant_id = $1 AND opportunity_id = $2",
     )
     .bind(tenant_id)
     .bind(opportunity_id)
-    .fetch_one(&mut **tx)
+    .bind(customer_id)
+    .bind(team)
+    .execute(&mut **tx)
     .await?;
-    Ok(OpportunityFacts {
-        owner_rep_id,
-        closed: closed_at.is_some(),
-    })
+    Ok(())
+}
+
+/// Records that the opportunity entered `stage` at `entered_at`; true when this is the
+/// newest stage statement (an older one arriving late changes nothing).
+pub async fn record_stage(
+    tx: &mut Tx,
+    tenant_id: &str,
+    opportunity_id: &str,
+    stage: &str,
+    entered_at: i64,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let changed = sqlx::query(
+        "UPDATE opportunities SET stage = $3, stage_as_of = $4, updated_at = $5
+         WHERE tenant_id = $1 AND opportunity_id = $2
+           AND (stage_as_of IS NULL OR stage_as_of < $4)",
+    )
+    .bind(tenant_id)
+    .bind(opportunity_id)
+    .bind(stage)
+    .bind(entered_at)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    Ok(changed == 1)
+}
+
+/// Records an activity at `at`; true when it is the latest one seen.
+pub async fn record_activity(
+    tx: &mut Tx,
+    tenant_id: &str,
+    opportunity_id: &str,
+    at: i64,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let changed = sqlx::query(
+        "UPDATE opportunities SET last_activity_at = $3, updated_at = $4
+         WHERE tenant_id = $1 AND opportunity_id = $2
+           AND (last_activity_at IS NULL OR last_activity_at < $3)",
+    )
+    .bind(tenant_id)
+    .bind(opportunity_id)
+    .bind(at)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    Ok(changed == 1)
+}
+
+/// Records the expected close date as stated at `as_of` (None: cleared); true when this
+/// is the newest statement.
+pub async fn record_expected_close(
+    tx: &mut Tx,
+    tenant_id: &str,
+    opportunity_id: &str,
+    expected_close_at: Option<i64>,
+    as_of: i64,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let changed = sqlx::query(
+        "UPDATE opportunities SET expected_close_at = $3, expected_close_as_of = $4, updated_at = $5
+         WHERE tenant_id = $1 AND opportunity_id = $2
+           AND (expected_close_as_of IS NULL OR expected_close_as_of < $4)",
+    )
+    .bind(tenant_id)
+    .bind(opportunity_id)
+    .bind(expected_close_at)
+    .bind(as_of)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    Ok(changed == 1)
+}
+
+/// Records that a closed opportunity opened again at `reopened_at`; true when it was
+/// closed before then (a reopen older than the closure changes nothing).
+pub async fn record_reopened(
+    tx: &mut Tx,
+    tenant_id: &str,
+    opportunity_id: &str,
+    reopened_at: i64,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let changed = sqlx::query(
+        "UPDATE opportunities SET closed_at = NULL, outcome = NULL, high_risk_at = NULL,
+                                  updated_at = $4
+         WHERE tenant_id = $1 AND opportunity_id = $2 AND closed_at IS NOT NULL
+           AND closed_at <= $3",
+    )
+    .bind(tenant_id)
+    .bind(opportunity_id)
+    .bind(reopened_at)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    Ok(changed == 1)
+}
+
+/// An escalation step marked the opportunity high-risk (the first mark stays).
+pub async fn mark_high_risk(
+    tx: &mut Tx,
+    tenant_id: &str,
+    opportunity_id: &str,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE opportunities SET high_risk_at = $3, updated_at = $3
+         WHERE tenant_id = $1 AND opportunity_id = $2 AND high_risk_at IS NULL",
+    )
+    .bind(tenant_id)
+    .bind(opportunity_id)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 /// Records that the opportunity closed (the first closure recorded stays). Call

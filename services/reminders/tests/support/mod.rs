@@ -3,14 +3,16 @@
 
 #![allow(dead_code)] // each test file uses its own subset
 
+pub mod http_sink;
+
 use std::time::Duration;
 
 use async_nats::jetstream;
 use shangji_contracts::events::{Domain, Envelope, Event};
 use shangji_contracts::reminders::reminder_service_client::ReminderServiceClient;
-use shangji_platform::{RunningService, Settings};
-use shangji_reminders::{RemindersConfig, SPEC};
-use shangji_testkit::{NatsServer, events};
+use shangji_platform::{Db, RunningService, Settings};
+use shangji_reminders::{MIGRATIONS, RemindersConfig, SPEC};
+use shangji_testkit::{NatsServer, Postgres, events};
 use tonic::transport::Channel;
 
 pub const WAIT: Duration = Duration::from_secs(20);
@@ -23,6 +25,7 @@ pub struct Harness {
     pub js: jetstream::Context,
     pub client: async_nats::Client,
     pub grpc: ReminderServiceClient<Channel>,
+    settings: Settings,
     _data: tempfile::TempDir,
 }
 
@@ -36,7 +39,7 @@ impl Harness {
         settings.data_dir = data.path().to_path_buf();
         settings.nats_url = nats.url();
         settings.bus.outbox_poll_ms = 20;
-        let service = shangji_reminders::start(settings, config)
+        let service = shangji_reminders::start(settings.clone(), config)
             .await
             .expect("service starts");
         let grpc = ReminderServiceClient::connect(service.endpoint())
@@ -52,8 +55,24 @@ impl Harness {
             js,
             client,
             grpc,
+            settings,
             _data: data,
         }
+    }
+
+    /// Stops the service and starts it again on the same database and NATS, as after a
+    /// crash or a deploy.
+    pub async fn restart(&mut self, config: RemindersConfig) {
+        if let Some(service) = self.service.take() {
+            service.stop().await.expect("service stops cleanly");
+        }
+        let service = shangji_reminders::start(self.settings.clone(), config)
+            .await
+            .expect("service restarts");
+        self.grpc = ReminderServiceClient::connect(service.endpoint())
+            .await
+            .expect("grpc connects");
+        self.service = Some(service);
     }
 
     /// Publishes `event` for `tenant` as the producing service's relay would; returns the
@@ -105,4 +124,31 @@ pub fn request<T>(tenant: &str, message: T) -> tonic::Request<T> {
         .metadata_mut()
         .insert("x-tenant-id", tenant.parse().expect("ascii tenant"));
     request
+}
+
+/// Where fresh databases come from, for the store contracts run on both backends.
+pub enum Server {
+    Sqlite(tempfile::TempDir),
+    Postgres(Postgres),
+}
+
+impl Server {
+    pub fn sqlite() -> Server {
+        Server::Sqlite(tempfile::tempdir().expect("temp dir"))
+    }
+
+    pub async fn postgres() -> Server {
+        Server::Postgres(Postgres::start().await.expect("postgres starts"))
+    }
+
+    /// A fresh, migrated database.
+    pub async fn database(&self, name: &str) -> Db {
+        let url = match self {
+            Server::Sqlite(dir) => format!("sqlite://{}/{name}.db?mode=rwc", dir.path().display()),
+            Server::Postgres(pg) => pg.create_database(name).await.expect("create database"),
+        };
+        let db = Db::connect(&url, "reminders").await.expect("connect");
+        db.migrate(&MIGRATIONS).await.expect("migrate");
+        db
+    }
 }

@@ -1,0 +1,86 @@
+//! Scoring a lead as it is qualified: the tenant's rules in force score it, and once the
+//! tenant has enough won and lost outcomes, the learned model scores it instead (the
+//! rule score is kept beside it). The score is recorded with its factors, the rules'
+//! version and the lead's features in the qualification's transaction, so ExplainScore
+//! answers from exactly this, and a redelivered lead keeps its first score.
+
+use shangji_contracts::common::Lead;
+use shangji_platform::Tx;
+
+use crate::domain::learned::{NotYet, learned_score};
+use crate::domain::learned_features::lead_features;
+use crate::domain::{GradeThresholds, LeadScore};
+use crate::store::lead_scores::{self, LeadScoreRecord};
+use crate::store::{outcomes, scoring_rules};
+
+/// The model name recorded for scores the rules computed.
+pub const RULES_MODEL: &str = "rules";
+/// The model name recorded for scores the learned model computed.
+pub const LEARNED_MODEL: &str = "learned";
+
+/// The lead to score, and where it stands.
+pub struct ScoredLead<'a> {
+    pub tenant_id: &'a str,
+    pub lead_id: &'a str,
+    pub customer_id: &'a str,
+    pub lead: &'a Lead,
+    /// When intake received it: "within N days" counts from here.
+    pub received_at: i64,
+}
+
+/// Scores the lead (learned model when it has enough outcomes, else the tenant's rules
+/// in force) and records the score.
+pub async fn score_and_record(
+    tx: &mut Tx,
+    scored: &ScoredLead<'_>,
+    builtin_grades: GradeThresholds,
+    now: i64,
+) -> Result<LeadScore, sqlx::Error> {
+    let rules = scoring_rules::in_force(tx, scored.tenant_id, builtin_grades).await?;
+    let rule_score = rules.score(scored.lead, scored.received_at);
+    let features = lead_features(scored.lead, scored.received_at);
+    let totals = outcomes::totals(tx, scored.tenant_id).await?;
+    let values = outcomes::value_stats(tx, scored.tenant_id, &features).await?;
+    let learned = learned_score(totals, &values, i64::from(rules.learned_min_outcomes));
+    let (model, score, outcomes_learned) = match learned {
+        Ok(learned) => {
+            let score = LeadScore {
+                score: learned.score,
+                grade: rules.grades.grade(learned.score),
+                factors: learned.factors,
+                // The learned model has no unmet rules; what the rules missed still
+                // tells a rep what is missing.
+                missed: rule_score.missed.clone(),
+            };
+            (LEARNED_MODEL, score, totals.total())
+        }
+        Err(why) => {
+            if let NotYet::TooFewOutcomes { have, need } = why {
+                tracing::debug!(
+                    tenant_id = scored.tenant_id,
+                    have,
+                    need,
+                    "learned score not yet; rules score"
+                );
+            }
+            (RULES_MODEL, rule_score.clone(), 0)
+        }
+    };
+    let record = LeadScoreRecord {
+        lead_id: scored.lead_id.to_owned(),
+        customer_id: scored.customer_id.to_owned(),
+        model: model.to_owned(),
+        rules_version: rules.version,
+        score: score.score,
+        grade: score.grade.as_str().to_owned(),
+        rule_score: rule_score.score,
+        factors: score.factors.clone(),
+        missed: score.missed.clone(),
+        features,
+        outcomes_learned,
+        scored_at: now,
+    };
+    lead_scores::record(tx, scored.tenant_id, &record).await?;
+    metrics::counter!("shangji_dedup_leads_scored_total", "model" => model).increment(1);
+    Ok(score)
+}

@@ -1,0 +1,142 @@
+//! Blocking keys: the coarse keys under which a customer is filed so that a lead is
+//! compared with the few hundred customers sharing one of its keys, never with all.
+//!
+//! Several keys per record keep recall high when one field is missing or mistyped:
+//! exact phone and e-mail, the mailbox name, every spelling of the full name (so 王伟
+//! and "Wei Wang" share `nm:wangwei`), surname with the account key, birth date,
+//! national id, and surname or given-name prefixes with postcode. Keys are plain strings
+//! with a short kind prefix; their meaning never depends on the database.
+
+use super::profile::ParsedProfile;
+
+/// Mailbox names that many people share (`info@`, `sales@`) say nothing about a person.
+const SHARED_MAILBOXES: &[&str] = &[
+    "info", "sales", "admin", "contact", "service", "support", "office", "hr", "hello", "mail",
+];
+
+/// A record's blocking keys, sorted and without repeats.
+pub fn blocking_keys(profile: &ParsedProfile) -> Vec<String> {
+    let mut keys = Vec::new();
+    for phone in &profile.phones {
+        keys.push(format!("ph:{phone}"));
+    }
+    for email in &profile.emails {
+        keys.push(format!("em:{email}"));
+        if let Some((local, _)) = email.split_once('@')
+            && local.chars().count() >= 4
+            && !SHARED_MAILBOXES.contains(&local)
+        {
+            keys.push(format!("el:{local}"));
+        }
+    }
+    let accounts: Vec<&str> = profile.companies.iter().map(|c| c.key.as_str()).collect();
+    for name in &profile.names {
+        if !name.surname_only {
+            for spelling in &name.spellings {
+                keys.push(format!("nm:{spelling}"));
+            }
+        }
+        for surname in &name.surnames {
+            for account in &accounts {
+                keys.push(format!("sa:{surname}|{account}"));
+            }
+            if let Some(postcode) = &profile.postcode {
+                keys.push(format!("sp:{surname}|{postcode}"));
+            }
+        }
+        // Given-name prefix with postcode: finds a surname mistyped or changed.
+        if let (Some(postcode), false) = (&profile.postcode, name.surname_only) {
+            for token in &name.tokens {
+                if !name.surnames.contains(token) {
+                    let prefix: String = token.chars().take(3).collect();
+                    keys.push(format!("gp:{prefix}|{postcode}"));
+                }
+            }
+        }
+    }
+    if let Some(date) = &profile.birth_date {
+        keys.push(format!("bd:{date}"));
+    }
+    if let Some(id) = &profile.national_id {
+        keys.push(format!("id:{id}"));
+    }
+    keys.sort();
+    keys.dedup();
+    keys
+}
+
+/// How many partitions fuzzy decisions are serialised over per tenant: enough that
+/// unrelated leads rarely wait on each other, few enough that the lock table stays small.
+pub const PARTITIONS: u64 = 4096;
+
+/// The partitions a lead's matching must hold, ascending (every replica takes them in
+/// one order, so two leads can wait on each other but never deadlock). Two leads that
+/// could be each other's candidates share a blocking key, hence a partition.
+pub fn partitions(keys: &[String]) -> Vec<i64> {
+    let mut partitions: Vec<i64> = keys
+        .iter()
+        .map(|key| (fnv1a(key.as_bytes()) % PARTITIONS) as i64)
+        .collect();
+    partitions.sort_unstable();
+    partitions.dedup();
+    partitions
+}
+
+/// FNV-1a: stable across processes and versions, unlike std's hasher.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::matching::profile::MatchProfile;
+
+    fn keys(profile: MatchProfile) -> Vec<String> {
+        blocking_keys(&ParsedProfile::from(&profile))
+    }
+
+    #[test]
+    fn hanzi_and_latin_spellings_of_one_name_share_a_key() {
+        let hanzi = keys(MatchProfile {
+            names: vec!["王伟".into()],
+            companies: vec!["北京华为科技有限公司".into()],
+            ..MatchProfile::default()
+        });
+        let latin = keys(MatchProfile {
+            names: vec!["Wei Wang".into()],
+            companies: vec!["Huawei Technologies".into()],
+            ..MatchProfile::default()
+        });
+        assert!(hanzi.contains(&"nm:wangwei".to_owned()), "{hanzi:?}");
+        assert!(latin.contains(&"nm:wangwei".to_owned()), "{latin:?}");
+        assert!(hanzi.contains(&"sa:wang|huawei".to_owned()));
+        assert!(latin.contains(&"sa:wang|huawei".to_owned()));
+    }
+
+    #[test]
+    fn a_surname_with_a_title_is_filed_under_surname_and_company_only() {
+        let keys = keys(MatchProfile {
+            names: vec!["王先生".into()],
+            companies: vec!["华为".into()],
+            emails: vec!["info@huawei.com".into()],
+            ..MatchProfile::default()
+        });
+        assert_eq!(keys, ["em:info@huawei.com", "sa:wang|huawei"]);
+    }
+
+    #[test]
+    fn partitions_are_stable_sorted_and_shared_by_shared_keys() {
+        let a = partitions(&["nm:wangwei".into(), "ph:13800138000".into()]);
+        let b = partitions(&["nm:wangwei".into(), "sa:wang|huawei".into()]);
+        assert!(a.windows(2).all(|w| w[0] < w[1]));
+        assert!(a.iter().any(|p| b.contains(p)));
+        assert_eq!(
+            partitions(&["nm:wangwei".into()]),
+            partitions(&["nm:wangwei".into()])
+        );
+        assert!(a.iter().all(|p| (0..PARTITIONS as i64).contains(p)));
+    }
+}

@@ -1,0 +1,243 @@
+//! Learning from outcomes: which lead opened each opportunity and how it ended, and
+//! the naive Bayes counts (per tenant, and per field value of the leads) that the
+//! learned score reads. Counts change incrementally as outcomes arrive, so the model is
+//! always trained on everything known, without batch retraining.
+
+use sqlx::AnyConnection;
+
+use super::lead_scores;
+use crate::domain::learned::{OutcomeCounts, ValueStats};
+
+/// An opportunity's outcome as far as learning goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Open,
+    Won,
+    Lost,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Open => "",
+            Outcome::Won => "won",
+            Outcome::Lost => "lost",
+        }
+    }
+
+    fn parse(stored: &str) -> Outcome {
+        match stored {
+            "won" => Outcome::Won,
+            "lost" => Outcome::Lost,
+            _ => Outcome::Open,
+        }
+    }
+
+    /// (won, lost) this outcome adds to the counts.
+    fn increments(self) -> (i64, i64) {
+        match self {
+            Outcome::Open => (0, 0),
+            Outcome::Won => (1, 0),
+            Outcome::Lost => (0, 1),
+        }
+    }
+}
+
+/// Notes the lead that opened the opportunity (opportunity.created), then settles.
+pub async fn record_lead(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    opportunity_id: &str,
+    lead_id: &str,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO opportunity_outcomes (tenant_id, opportunity_id, lead_id, updated_at)
+         VALUES ($1, $2, $3, $4)
+         ON CONFLICT (tenant_id, opportunity_id) DO UPDATE SET lead_id = excluded.lead_id",
+    )
+    .bind(tenant_id)
+    .bind(opportunity_id)
+    .bind(lead_id)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    settle(conn, tenant_id, opportunity_id, now).await
+}
+
+/// Notes how the opportunity stands (won, lost, or open again), then settles. Events
+/// may arrive in any order: the opportunity's row collects what is known.
+pub async fn record_outcome(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    opportunity_id: &str,
+    outcome: Outcome,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO opportunity_outcomes (tenant_id, opportunity_id, outcome, updated_at)
+         VALUES ($1, $2, $3, $4)
+         ON CONFLICT (tenant_id, opportunity_id) DO UPDATE SET outcome = excluded.outcome",
+    )
+    .bind(tenant_id)
+    .bind(opportunity_id)
+    .bind(outcome.as_str())
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    settle(conn, tenant_id, opportunity_id, now).await
+}
+
+/// Brings the counts in line with what is known of the opportunity: an outcome counts
+/// once its lead (and the features recorded when that lead was scored) is known; a
+/// changed outcome (reopened, or closed the other way) moves its counts.
+async fn settle(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    opportunity_id: &str,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    let (lead_id, outcome, counted): (String, String, String) = sqlx::query_as(
+        "SELECT lead_id, outcome, counted FROM opportunity_outcomes
+         WHERE tenant_id = $1 AND opportunity_id = $2",
+    )
+    .bind(tenant_id)
+    .bind(opportunity_id)
+    .fetch_one(&mut *conn)
+    .await?;
+    let counted = Outcome::parse(&counted);
+    let features = match lead_id.as_str() {
+        "" => None,
+        lead_id => lead_scores::lead_score(&mut *conn, tenant_id, lead_id)
+            .await?
+            .map(|score| score.features),
+    };
+    // Without the lead's features there is nothing to learn from (a lead dedup never
+    // scored, e.g. one from before scoring was recorded).
+    let Some(features) = features else {
+        return Ok(());
+    };
+    let target = Outcome::parse(&outcome);
+    if target == counted {
+        return Ok(());
+    }
+    let (old_won, old_lost) = counted.increments();
+    let (new_won, new_lost) = target.increments();
+    let (won, lost) = (new_won - old_won, new_lost - old_lost);
+    add_totals(&mut *conn, tenant_id, won, lost).await?;
+    for (field, value) in &features {
+        add_feature(&mut *conn, tenant_id, field, value, won, lost).await?;
+    }
+    sqlx::query(
+        "UPDATE opportunity_outcomes SET counted = $3, updated_at = $4
+         WHERE tenant_id = $1 AND opportunity_id = $2",
+    )
+    .bind(tenant_id)
+    .bind(opportunity_id)
+    .bind(target.as_str())
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    let label = match target {
+        Outcome::Open => "withdrawn",
+        other => other.as_str(),
+    };
+    metrics::counter!("shangji_dedup_outcomes_learned_total", "outcome" => label).increment(1);
+    Ok(())
+}
+
+async fn add_totals(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    won: i64,
+    lost: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO outcome_totals (tenant_id, won, lost) VALUES ($1, $2, $3)
+         ON CONFLICT (tenant_id) DO UPDATE SET won = outcome_totals.won + excluded.won,
+             lost = outcome_totals.lost + excluded.lost",
+    )
+    .bind(tenant_id)
+    .bind(won)
+    .bind(lost)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+async fn add_feature(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    field: &str,
+    value: &str,
+    won: i64,
+    lost: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO feature_outcomes (tenant_id, field, value, won, lost) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (tenant_id, field, value) DO UPDATE SET won = feature_outcomes.won + excluded.won,
+             lost = feature_outcomes.lost + excluded.lost",
+    )
+    .bind(tenant_id)
+    .bind(field)
+    .bind(value)
+    .bind(won)
+    .bind(lost)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Won and lost outcomes learned so far.
+pub async fn totals(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+) -> Result<OutcomeCounts, sqlx::Error> {
+    let row: Option<(i64, i64)> =
+        sqlx::query_as("SELECT won, lost FROM outcome_totals WHERE tenant_id = $1")
+            .bind(tenant_id)
+            .fetch_optional(conn)
+            .await?;
+    Ok(
+        row.map_or_else(OutcomeCounts::default, |(won, lost)| OutcomeCounts {
+            won,
+            lost,
+        }),
+    )
+}
+
+/// What the model knows of each of the lead's values.
+pub async fn value_stats(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    features: &[(String, String)],
+) -> Result<Vec<ValueStats>, sqlx::Error> {
+    let mut stats = Vec::with_capacity(features.len());
+    for (field, value) in features {
+        let counts: Option<(i64, i64)> = sqlx::query_as(
+            "SELECT won, lost FROM feature_outcomes
+             WHERE tenant_id = $1 AND field = $2 AND value = $3",
+        )
+        .bind(tenant_id)
+        .bind(field)
+        .bind(value)
+        .fetch_optional(&mut *conn)
+        .await?;
+        let distinct_values: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM feature_outcomes
+             WHERE tenant_id = $1 AND field = $2 AND won + lost > 0",
+        )
+        .bind(tenant_id)
+        .bind(field)
+        .fetch_one(&mut *conn)
+        .await?;
+        let (won, lost) = counts.unwrap_or_default();
+        stats.push(ValueStats {
+            field: field.clone(),
+            value: value.clone(),
+            counts: OutcomeCounts { won, lost },
+            distinct_values,
+        });
+    }
+    Ok(stats)
+}

@@ -1,0 +1,158 @@
+//! The clocks of the policy rules: which rule reminders an event restarts, and the
+//! ladders of fired reminders that an activity or stage change sets back to the start.
+
+use shangji_platform::Tx;
+use shangji_platform::ids::new_id;
+
+use crate::domain::{
+    BusinessCalendar, Policy, ReminderKind, ReminderState, TimeCount, close_overdue_due_at,
+    next_fire_at, no_activity_due_at, rule_message, stage_age_due_at,
+};
+use crate::store::{self, NewReminder, OpportunityFacts};
+
+/// The policy rules whose clocks an event restarts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Restart {
+    pub no_activity: bool,
+    pub stage_age: bool,
+    pub close_overdue: bool,
+}
+
+impl Restart {
+    pub const ALL: Restart = Restart {
+        no_activity: true,
+        stage_age: true,
+        close_overdue: true,
+    };
+}
+
+/// (Re)schedules the restarted rules of an open opportunity under `policy`, from what is
+/// known about it: a rule the policy switches off (or with nothing to count from)
+/// cancels its open reminder. Days count by the tenant's calendar.
+#[allow(clippy::too_many_arguments)] // one event's whole context; a struct would only rename it
+pub async fn restart_rules(
+    tx: &mut Tx,
+    tenant_id: &str,
+    opportunity_id: &str,
+    facts: &OpportunityFacts,
+    policy: &Policy,
+    calendar: &BusinessCalendar,
+    restart: Restart,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    if facts.closed {
+        return Ok(());
+    }
+    let rules = &policy.rules;
+    let count = TimeCount {
+        calendar,
+        business_time: rules.business_time,
+    };
+    // The no-activity clock counts from the last activity or stage change.
+    let touched_at = facts.last_activity_at.max(facts.stage_as_of);
+    let plan = [
+        (
+            restart.no_activity,
+            ReminderKind::NoActivity,
+            touched_at.and_then(|t| no_activity_due_at(t, rules, &count)),
+            rules.no_activity_days,
+        ),
+        (
+            restart.stage_age,
+            ReminderKind::StageAge,
+            facts
+                .stage_as_of
+                .and_then(|t| stage_age_due_at(t, rules, &count)),
+            rules.stage_age_days,
+        ),
+        (
+            restart.close_overdue,
+            ReminderKind::CloseOverdue,
+            close_overdue_due_at(facts.expected_close_at, rules),
+            0,
+        ),
+    ];
+    for (wanted, kind, due_at, days) in plan {
+        if !wanted {
+            continue;
+        }
+        match due_at {
+            Some(due_at) => {
+                let reminder_id = new_id("rem");
+                let message = rule_message(kind, opportunity_id, &facts.stage, days);
+                store::reminders::schedule_rule(
+                    tx,
+                    &NewReminder {
+                        tenant_id,
+                        reminder_id: &reminder_id,
+                        opportunity_id,
+                        owner_rep_id: &facts.owner_rep_id,
+                        kind,
+                        due_at,
+                        state: ReminderState::Pending,
+                        message: &message,
+                        policy_id: &policy.policy_id,
+                        policy_version: policy.version,
+                        now,
+                    },
+                )
+                .await?;
+                tracing::debug!(
+                    tenant_id,
+                    opportunity_id,
+                    kind = kind.as_str(),
+                    due_at,
+                    "rule reminder scheduled"
+                );
+            }
+            None => {
+                store::reminders::cancel_rule(tx, tenant_id, opportunity_id, kind, now).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// An activity or stage change at `at`: every fired reminder of the opportunity that is
+/// climbing a ladder starts it again from `at` (its steps counted by the tenant's calendar).
+pub async fn restart_ladders(
+    tx: &mut Tx,
+    tenant_id: &str,
+    opportunity_id: &str,
+    calendar: &BusinessCalendar,
+    at: i64,
+    now: i64,
+) -> Result<u64, sqlx::Error> {
+    let mut restarted = 0;
+    for reminder in store::reminders::fired_of_opportunity(tx, tenant_id, opportunity_id).await? {
+        let rules = if reminder.policy_id.is_empty() {
+            continue;
+        } else {
+            match store::policies::rules_of_version(
+                tx,
+                tenant_id,
+                &reminder.policy_id,
+                reminder.policy_version,
+            )
+            .await?
+            {
+                Some(rules) => rules,
+                None => continue,
+            }
+        };
+        if rules.escalation.is_empty() {
+            continue;
+        }
+        let count = TimeCount {
+            calendar,
+            business_time: rules.business_time,
+        };
+        let next = next_fire_at(ReminderState::Fired, reminder.due_at, at, 0, &rules, &count);
+        if store::reminders::restart_ladder(tx, tenant_id, &reminder.reminder_id, at, next, now)
+            .await?
+        {
+            restarted += 1;
+        }
+    }
+    Ok(restarted)
+}
