@@ -21,8 +21,7 @@ use shangji_analytics::MIGRATIONS;
 use shangji_analytics::api::query::ReportQuery;
 use shangji_analytics::api::reports;
 use shangji_analytics::domain::{
-    CategoryThresholds, Closing, OpportunityFacts, OpportunityState, Origin, Scope,
-    StagePosition,
+    CategoryThresholds, Closing, OpportunityFacts, OpportunityState, Origin, Scope, StagePosition,
 };
 use shangji_analytics::store::projection;
 use shangji_contracts::analytics::SliceBy;
@@ -159,7 +158,9 @@ async fn main() -> anyhow::Result<()> {
     let started = Instant::now();
     while applied < n {
         let count = batch.min(n - applied);
-        let ids: Vec<String> = (applied..applied + count).map(|i| format!("o{i}")).collect();
+        let ids: Vec<String> = (applied..applied + count)
+            .map(|i| format!("o{i}"))
+            .collect();
         let mut facts = Vec::with_capacity(count * 4);
         for (k, id) in ids.iter().enumerate() {
             let f = opportunity(&mut rng, applied + k);
@@ -179,13 +180,17 @@ async fn main() -> anyhow::Result<()> {
             facts.extend(f.into_iter().map(|one| (id.as_str(), one)));
         }
         events += facts.len();
-        let changes: Vec<(&str, &OpportunityFacts)> = facts.iter().map(|(id, f)| (*id, f)).collect();
+        let changes: Vec<(&str, &OpportunityFacts)> =
+            facts.iter().map(|(id, f)| (*id, f)).collect();
         let mut tx = db.begin().await?;
         projection::apply_opportunities(&mut tx, TENANT, 0, &changes).await?;
         tx.commit().await?;
         applied += count;
         if applied % (batch * 50) == 0 {
-            eprintln!("  {applied} opportunities, {:.0} events/s", events as f64 / started.elapsed().as_secs_f64());
+            eprintln!(
+                "  {applied} opportunities, {:.0} events/s",
+                events as f64 / started.elapsed().as_secs_f64()
+            );
         }
     }
     csv.flush()?;
@@ -221,7 +226,10 @@ async fn main() -> anyhow::Result<()> {
             let t = Instant::now();
             let f = reports::funnel(&db, TENANT, &query).await?;
             times.push(t.elapsed());
-            assert_eq!(f.stages[0].count as usize, n, "every opportunity reached lead");
+            assert_eq!(
+                f.stages[0].count as usize, n,
+                "every opportunity reached lead"
+            );
         }
         report.push((name, median(times)));
     }
@@ -258,7 +266,10 @@ async fn main() -> anyhow::Result<()> {
             println!("duckdb failed: {}", String::from_utf8_lossy(&out.stderr));
         }
     } else {
-        println!("duckdb: skipped ({} missing; see the header of this file)", python.display());
+        println!(
+            "duckdb: skipped ({} missing; see the header of this file)",
+            python.display()
+        );
     }
     db.close().await;
     Ok(())
