@@ -35,8 +35,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     tonic_prost_build::configure()
         .build_client(true)
         .build_server(true)
-        // Test fakes (services/cli/tests) implement only the RPCs they exercise.
-        .generate_default_stubs(true)
         // Deterministic encoding of map fields, so a retried request hashes the same.
         .btree_map(".")
         .compile_fds(fds)?;
