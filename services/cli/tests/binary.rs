@@ -32,6 +32,7 @@ use shangji_contracts::pipeline::{
     GetOpportunityRequest, GetOpportunityResponse, GetPipelineRequest, GetPipelineResponse,
     ListOpportunitiesRequest, ListOpportunitiesResponse, LogActivityRequest, LogActivityResponse,
 };
+use shangji_contracts::{assignment, pipeline};
 use tonic::{Code, Request, Response, Status};
 use tonic_types::{ErrorDetails, FieldViolation, StatusExt};
 
@@ -275,6 +276,104 @@ impl AssignmentService for Fake {
     ) -> Result<Response<GetAssignmentResponse>, Status> {
         Err(Status::unimplemented("not needed"))
     }
+
+    async fn upsert_team(
+        &self,
+        _: Request<assignment::UpsertTeamRequest>,
+    ) -> Result<Response<assignment::UpsertTeamResponse>, Status> {
+        Err(Status::unimplemented("not needed"))
+    }
+
+    async fn list_teams(
+        &self,
+        _: Request<assignment::ListTeamsRequest>,
+    ) -> Result<Response<assignment::ListTeamsResponse>, Status> {
+        Err(Status::unimplemented("not needed"))
+    }
+
+    async fn upsert_rep_profile(
+        &self,
+        _: Request<assignment::UpsertRepProfileRequest>,
+    ) -> Result<Response<assignment::UpsertRepProfileResponse>, Status> {
+        Err(Status::unimplemented("not needed"))
+    }
+
+    async fn list_rep_profiles(
+        &self,
+        _: Request<assignment::ListRepProfilesRequest>,
+    ) -> Result<Response<assignment::ListRepProfilesResponse>, Status> {
+        Err(Status::unimplemented("not needed"))
+    }
+
+    async fn upsert_rule(
+        &self,
+        _: Request<assignment::UpsertRuleRequest>,
+    ) -> Result<Response<assignment::UpsertRuleResponse>, Status> {
+        Err(Status::unimplemented("not needed"))
+    }
+
+    async fn list_rules(
+        &self,
+        _: Request<assignment::ListRulesRequest>,
+    ) -> Result<Response<assignment::ListRulesResponse>, Status> {
+        Err(Status::unimplemented("not needed"))
+    }
+
+    async fn delete_rule(
+        &self,
+        _: Request<assignment::DeleteRuleRequest>,
+    ) -> Result<Response<assignment::DeleteRuleResponse>, Status> {
+        Err(Status::unimplemented("not needed"))
+    }
+
+    async fn reorder_rules(
+        &self,
+        _: Request<assignment::ReorderRulesRequest>,
+    ) -> Result<Response<assignment::ReorderRulesResponse>, Status> {
+        Err(Status::unimplemented("not needed"))
+    }
+
+    async fn list_pool(
+        &self,
+        _: Request<assignment::ListPoolRequest>,
+    ) -> Result<Response<assignment::ListPoolResponse>, Status> {
+        Err(Status::unimplemented("not needed"))
+    }
+
+    async fn claim_from_pool(
+        &self,
+        _: Request<assignment::ClaimFromPoolRequest>,
+    ) -> Result<Response<assignment::ClaimFromPoolResponse>, Status> {
+        Err(Status::unimplemented("not needed"))
+    }
+
+    async fn explain_assignment(
+        &self,
+        _: Request<assignment::ExplainAssignmentRequest>,
+    ) -> Result<Response<assignment::ExplainAssignmentResponse>, Status> {
+        Err(Status::unimplemented("not needed"))
+    }
+
+    async fn list_transfers(
+        &self,
+        _: Request<assignment::ListTransfersRequest>,
+    ) -> Result<Response<assignment::ListTransfersResponse>, Status> {
+        Err(Status::unimplemented("not needed"))
+    }
+
+    async fn upsert_recycling_policy(
+        &self,
+        _: Request<assignment::UpsertRecyclingPolicyRequest>,
+    ) -> Result<Response<assignment::UpsertRecyclingPolicyResponse>, Status> {
+        Err(Status::unimplemented("not needed"))
+    }
+
+    async fn depart_rep(
+        &self,
+        _: Request<assignment::DepartRepRequest>,
+    ) -> Result<Response<assignment::DepartRepResponse>, Status> {
+        Err(Status::unimplemented("not needed"))
+    }
 }
 
 #[tonic::async_trait]
@@ -330,6 +429,97 @@ impl PipelineService for Fake {
         &self,
         _: Request<GetPipelineRequest>,
     ) -> Result<Response<GetPipelineResponse>, Status> {
+        Err(Status::unimplemented("not needed"))
+    }
+
+    async fn upsert_pipeline(
+        &self,
+        _: Request<pipeline::UpsertPipelineRequest>,
+    ) -> Result<Response<pipeline::UpsertPipelineResponse>, Status> {
+        Err(Status::unimplemented("not needed"))
+    }
+
+    async fn list_pipelines(
+        &self,
+        _: Request<pipeline::ListPipelinesRequest>,
+    ) -> Result<Response<pipeline::ListPipelinesResponse>, Status> {
+        Err(Status::unimplemented("not needed"))
+    }
+
+    async fn update_opportunity(
+        &self,
+        _: Request<pipeline::UpdateOpportunityRequest>,
+    ) -> Result<Response<pipeline::UpdateOpportunityResponse>, Status> {
+        Err(Status::unimplemented("not needed"))
+    }
+
+    async fn get_history(
+        &self,
+        _: Request<pipeline::GetHistoryRequest>,
+    ) -> Result<Response<pipeline::GetHistoryResponse>, Status> {
+        Err(Status::unimplemented("not needed"))
+    }
+
+    async fn upsert_approval_rule(
+        &self,
+        _: Request<pipeline::UpsertApprovalRuleRequest>,
+    ) -> Result<Response<pipeline::UpsertApprovalRuleResponse>, Status> {
+        Err(Status::unimplemented("not needed"))
+    }
+
+    async fn list_approval_rules(
+        &self,
+        _: Request<pipeline::ListApprovalRulesRequest>,
+    ) -> Result<Response<pipeline::ListApprovalRulesResponse>, Status> {
+        Err(Status::unimplemented("not needed"))
+    }
+
+    async fn request_approval(
+        &self,
+        _: Request<pipeline::RequestApprovalRequest>,
+    ) -> Result<Response<pipeline::RequestApprovalResponse>, Status> {
+        Err(Status::unimplemented("not needed"))
+    }
+
+    async fn decide(
+        &self,
+        _: Request<pipeline::DecideRequest>,
+    ) -> Result<Response<pipeline::DecideResponse>, Status> {
+        Err(Status::unimplemented("not needed"))
+    }
+
+    async fn add_collaborator(
+        &self,
+        _: Request<pipeline::AddCollaboratorRequest>,
+    ) -> Result<Response<pipeline::AddCollaboratorResponse>, Status> {
+        Err(Status::unimplemented("not needed"))
+    }
+
+    async fn remove_collaborator(
+        &self,
+        _: Request<pipeline::RemoveCollaboratorRequest>,
+    ) -> Result<Response<pipeline::RemoveCollaboratorResponse>, Status> {
+        Err(Status::unimplemented("not needed"))
+    }
+
+    async fn upsert_loss_reasons(
+        &self,
+        _: Request<pipeline::UpsertLossReasonsRequest>,
+    ) -> Result<Response<pipeline::UpsertLossReasonsResponse>, Status> {
+        Err(Status::unimplemented("not needed"))
+    }
+
+    async fn list_loss_reasons(
+        &self,
+        _: Request<pipeline::ListLossReasonsRequest>,
+    ) -> Result<Response<pipeline::ListLossReasonsResponse>, Status> {
+        Err(Status::unimplemented("not needed"))
+    }
+
+    async fn reopen_opportunity(
+        &self,
+        _: Request<pipeline::ReopenOpportunityRequest>,
+    ) -> Result<Response<pipeline::ReopenOpportunityResponse>, Status> {
         Err(Status::unimplemented("not needed"))
     }
 }

@@ -95,6 +95,7 @@ mod tests {
             opportunities_won: 1,
             opportunities_lost: 2,
             won_amount: 250_000.0,
+            ..Default::default()
         };
         let text = funnel_text(&funnel);
         let lines: Vec<_> = text.lines().collect();
