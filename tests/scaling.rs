@@ -47,11 +47,6 @@ const CONCURRENCY: usize = 16;
 const KILL_AFTER: usize = 40;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-// Finished and passing every check but the last: intake loses a lead's summary update when
-// two consumers apply steps of one lead at once (read-modify-write without a row lock in
-// intake's store::load_progress/save_progress). Remove this line with intake's fix; run it
-// meanwhile with `cargo nextest run -p shangji-e2e --test scaling --run-ignored all`.
-#[ignore = "fails until intake's lost update on concurrent lead steps is fixed"]
 async fn replicas_share_the_work_and_survive_a_crash() -> anyhow::Result<()> {
     if !postgres_available() {
         eprintln!("skipped: replicas need PostgreSQL (apt-get install postgresql-15)");

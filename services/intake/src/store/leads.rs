@@ -110,15 +110,19 @@ pub async fn insert_step(
     Ok(done.rows_affected() == 1)
 }
 
-/// The lead's progress, read inside the consumer's transaction.
+/// The lead's progress, read and locked inside the consumer's transaction.
 pub async fn load_progress(
     tx: &mut Tx,
     tenant_id: &str,
     lead_id: &str,
 ) -> Result<Option<Progress>, sqlx::Error> {
+    // A no-op UPDATE rather than a SELECT: it takes the row's write lock before reading,
+    // so two replicas applying different trail events to one lead serialise instead of
+    // each overwriting the other's progress (a lost update under read committed).
     sqlx::query_as(
-        "SELECT status, customer_id, new_customer, score, grade, owner_rep_id, opportunity_id
-         FROM leads WHERE tenant_id = $1 AND lead_id = $2",
+        "UPDATE leads SET updated_at = updated_at WHERE tenant_id = $1 AND lead_id = $2
+         RETURNING status, customer_id, new_customer, score, grade, owner_rep_id,
+                   opportunity_id",
     )
     .bind(tenant_id)
     .bind(lead_id)
