@@ -130,7 +130,6 @@ pub fn bench_lead(index: u64) -> Lead {
         budget: BUDGETS[pick(BUDGETS.len(), index)].to_owned(),
         timeline: TIMELINES[pick(TIMELINES.len(), index)].to_owned(),
         custom_fields: BTreeMap::from([("bench_index".to_owned(), index.to_string())]),
-        ..Lead::default()
     }
 }
 

@@ -32,7 +32,6 @@ fn lead_from_fields(fields: LeadFields) -> Lead {
         budget: text_or_empty(fields.budget),
         timeline: text_or_empty(fields.timeline),
         custom_fields: fields.fields.into_iter().collect(),
-        ..Lead::default()
     }
 }
 
