@@ -8,7 +8,7 @@
 //! 2. do the work in a transaction, `remember(&mut tx, ...)`, commit;
 //! 3. if the commit hit a unique violation (a concurrent retry won), `replay` again.
 //!
-//! [`Call`] does all three.
+//! [`Call`] does all three; [`once`] wraps a whole handler body in them.
 
 use prost::Message;
 use sha2::Digest;
@@ -170,4 +170,24 @@ impl<'a> Call<'a> {
             ))
         })
     }
+}
+
+/// Runs `work` once per idempotency key: a retry gets the first answer back. `work` runs
+/// in a fresh transaction that is committed with the remembered answer; a concurrent
+/// retry that committed first is replayed instead.
+pub async fn once<Req: Message, Resp: Message + Default>(
+    db: &Db,
+    ctx: &RequestContext,
+    method: &'static str,
+    key: &str,
+    request: &Req,
+    work: impl AsyncFnOnce(&mut Tx) -> Result<Resp, ApiError>,
+) -> Result<Resp, ApiError> {
+    let call = Call::new(ctx, method, key, request)?;
+    if let Some(done) = call.replay(db).await? {
+        return Ok(done);
+    }
+    let mut tx = db.begin().await?;
+    let response = work(&mut tx).await?;
+    call.commit(db, tx, response).await
 }

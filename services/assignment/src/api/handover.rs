@@ -2,6 +2,7 @@
 //! opportunities and pending leads, moves in the same transaction, by the rules or to a
 //! named successor. A retry with the same key returns the same report.
 
+use shangji_platform::idempotency;
 use std::collections::BTreeMap;
 
 use shangji_contracts::assignment::{DepartRepRequest, DepartRepResponse, MovedWork};
@@ -10,7 +11,7 @@ use shangji_contracts::events::lead::LeadQualified;
 use shangji_platform::bus::EventContext;
 use shangji_platform::grpc::{ApiError, RequestContext};
 
-use super::{AssignmentApi, idempotent};
+use super::AssignmentApi;
 use crate::domain::{Outcome, WorkingStatus, decide, utc_day};
 use crate::placement::transfer::{self, Move};
 use crate::placement::{TenantOrg, facts};
@@ -45,7 +46,7 @@ impl AssignmentApi {
         }
         let now = self.clock.now();
         let key = request.idempotency_key.clone();
-        idempotent::once(&self.db, &ctx.tenant_id, "DepartRep", &key, &request, async |tx| {
+        idempotency::once(&self.db, ctx, "DepartRep", &key, &request, async |tx| {
             let tenant_id = ctx.tenant_id.as_str();
             let day = utc_day(now);
             let rep = reps::get(&mut **tx, tenant_id, day, &rep_id).await?

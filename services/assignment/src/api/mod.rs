@@ -4,7 +4,6 @@
 
 mod convert;
 mod handover;
-mod idempotent;
 mod org;
 mod pool;
 mod rules;
@@ -13,6 +12,7 @@ use shangji_contracts::assignment::assignment_service_server::AssignmentService;
 use shangji_contracts::assignment::*;
 use shangji_platform::Db;
 use shangji_platform::grpc::{ApiError, RequestContext, request_context};
+use shangji_platform::idempotency;
 use tonic::{Request, Response, Status};
 
 use crate::clock::Clock;
@@ -142,9 +142,9 @@ impl AssignmentApi {
         }
         let now = self.clock.now();
         let key = request.idempotency_key.clone();
-        idempotent::once(
+        idempotency::once(
             &self.db,
-            &ctx.tenant_id,
+            ctx,
             "UpsertRecyclingPolicy",
             &key,
             &UpsertRecyclingPolicyRequest {

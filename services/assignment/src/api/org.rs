@@ -10,8 +10,9 @@ use shangji_contracts::time::from_millis;
 use shangji_platform::Tx;
 use shangji_platform::bus::{self, EventContext};
 use shangji_platform::grpc::{ApiError, RequestContext};
+use shangji_platform::idempotency;
 
-use super::{AssignmentApi, convert, idempotent};
+use super::{AssignmentApi, convert};
 use crate::domain::team::{self, ancestors_under};
 use crate::domain::{Rep, RepProfile, Team, TeamDraft, TeamTree, utc_day};
 use crate::placement::drain;
@@ -34,9 +35,9 @@ impl AssignmentApi {
         })
         .map_err(|p| convert::invalid("team", p))?;
         let now = self.clock.now();
-        idempotent::once(
+        idempotency::once(
             &self.db,
-            &ctx.tenant_id,
+            ctx,
             "UpsertTeam",
             &request.idempotency_key.clone(),
             &request,
@@ -127,9 +128,9 @@ impl AssignmentApi {
         let profile = RepProfile::parse(convert::draft_from_profile(profile))
             .map_err(|p| convert::invalid("profile", p))?;
         let key = request.idempotency_key.clone();
-        idempotent::once(
+        idempotency::once(
             &self.db,
-            &ctx.tenant_id,
+            ctx,
             "UpsertRepProfile",
             &key,
             &request,

@@ -7,8 +7,9 @@ use shangji_contracts::assignment::{
 use shangji_contracts::events::lead::LeadQualified;
 use shangji_platform::bus::EventContext;
 use shangji_platform::grpc::{ApiError, RequestContext};
+use shangji_platform::idempotency;
 
-use super::{AssignmentApi, convert, idempotent};
+use super::{AssignmentApi, convert};
 use crate::domain::{Outcome, TeamTree, utc_day};
 use crate::placement::transfer::{self, Move};
 use crate::placement::{self, Step};
@@ -62,7 +63,7 @@ impl AssignmentApi {
         let entry_id = request.entry_id.trim().to_owned();
         let now = self.clock.now();
         let key = request.idempotency_key.clone();
-        idempotent::once(&self.db, &ctx.tenant_id, "ClaimFromPool", &key, &request, async |tx| {
+        idempotency::once(&self.db, ctx, "ClaimFromPool", &key, &request, async |tx| {
             let tenant_id = ctx.tenant_id.as_str();
             let rep = reps::get(&mut **tx, tenant_id, utc_day(now), &rep_id).await?
                 .ok_or_else(|| ApiError::NotFound(format!("rep {rep_id} does not exist")))?;

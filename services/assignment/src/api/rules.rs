@@ -5,8 +5,9 @@ use shangji_contracts::assignment::{
     ReorderRulesResponse, UpsertRuleRequest, UpsertRuleResponse,
 };
 use shangji_platform::grpc::{ApiError, RequestContext};
+use shangji_platform::idempotency;
 
-use super::{AssignmentApi, convert, idempotent};
+use super::{AssignmentApi, convert};
 use crate::domain::AssignmentRule;
 use crate::store::rules;
 
@@ -23,7 +24,7 @@ impl AssignmentApi {
             .map_err(|p| convert::invalid("rule", p))?;
         let now = self.clock.now();
         let key = request.idempotency_key.clone();
-        idempotent::once(&self.db, &ctx.tenant_id, "UpsertRule", &key, &request, async |tx| {
+        idempotency::once(&self.db, ctx, "UpsertRule", &key, &request, async |tx| {
             let existing = rules::list(&mut **tx, &ctx.tenant_id).await?;
             let mut order: Vec<String> = existing.iter().map(|r| r.rule_id.clone()).collect();
             let current = order.iter().position(|id| *id == rule.rule_id);
@@ -70,23 +71,16 @@ impl AssignmentApi {
             ));
         }
         let key = request.idempotency_key.clone();
-        idempotent::once(
-            &self.db,
-            &ctx.tenant_id,
-            "DeleteRule",
-            &key,
-            &request,
-            async |tx| {
-                let deleted = rules::delete(tx, &ctx.tenant_id, &rule_id).await?;
-                let order: Vec<String> = rules::list(&mut **tx, &ctx.tenant_id)
-                    .await?
-                    .into_iter()
-                    .map(|r| r.rule_id)
-                    .collect();
-                rules::set_order(tx, &ctx.tenant_id, &order).await?;
-                Ok(DeleteRuleResponse { deleted })
-            },
-        )
+        idempotency::once(&self.db, ctx, "DeleteRule", &key, &request, async |tx| {
+            let deleted = rules::delete(tx, &ctx.tenant_id, &rule_id).await?;
+            let order: Vec<String> = rules::list(&mut **tx, &ctx.tenant_id)
+                .await?
+                .into_iter()
+                .map(|r| r.rule_id)
+                .collect();
+            rules::set_order(tx, &ctx.tenant_id, &order).await?;
+            Ok(DeleteRuleResponse { deleted })
+        })
         .await
     }
 
@@ -96,42 +90,35 @@ impl AssignmentApi {
         request: ReorderRulesRequest,
     ) -> Result<ReorderRulesResponse, ApiError> {
         let key = request.idempotency_key.clone();
-        idempotent::once(
-            &self.db,
-            &ctx.tenant_id,
-            "ReorderRules",
-            &key,
-            &request,
-            async |tx| {
-                let mut existing: Vec<String> = rules::list(&mut **tx, &ctx.tenant_id)
-                    .await?
-                    .into_iter()
-                    .map(|r| r.rule_id)
-                    .collect();
-                let mut wanted: Vec<String> = request
-                    .rule_ids
-                    .iter()
-                    .map(|s| s.trim().to_owned())
-                    .collect();
-                let order = wanted.clone();
-                existing.sort();
-                wanted.sort();
-                if existing != wanted {
-                    return Err(ApiError::invalid_field(
-                        "rule_ids",
-                        format!(
-                            "must list every rule of the tenant exactly once: {}",
-                            existing.join(", ")
-                        ),
-                    ));
-                }
-                rules::set_order(tx, &ctx.tenant_id, &order).await?;
-                let found = rules::list(&mut **tx, &ctx.tenant_id).await?;
-                Ok(ReorderRulesResponse {
-                    rules: found.iter().map(convert::rule_to_proto).collect(),
-                })
-            },
-        )
+        idempotency::once(&self.db, ctx, "ReorderRules", &key, &request, async |tx| {
+            let mut existing: Vec<String> = rules::list(&mut **tx, &ctx.tenant_id)
+                .await?
+                .into_iter()
+                .map(|r| r.rule_id)
+                .collect();
+            let mut wanted: Vec<String> = request
+                .rule_ids
+                .iter()
+                .map(|s| s.trim().to_owned())
+                .collect();
+            let order = wanted.clone();
+            existing.sort();
+            wanted.sort();
+            if existing != wanted {
+                return Err(ApiError::invalid_field(
+                    "rule_ids",
+                    format!(
+                        "must list every rule of the tenant exactly once: {}",
+                        existing.join(", ")
+                    ),
+                ));
+            }
+            rules::set_order(tx, &ctx.tenant_id, &order).await?;
+            let found = rules::list(&mut **tx, &ctx.tenant_id).await?;
+            Ok(ReorderRulesResponse {
+                rules: found.iter().map(convert::rule_to_proto).collect(),
+            })
+        })
         .await
     }
 }

@@ -9,12 +9,12 @@ use shangji_platform::grpc::{ApiError, RequestContext};
 use tonic::Status;
 
 use super::checks::{Checks, contended, refused};
-use super::idempotent::Call;
 use super::{ATTEMPTS, access, convert, gates};
 use crate::bus::events;
 use crate::domain::Status as OppStatus;
 use crate::domain::opportunity::{self, StageMove, TEXT_MAX_CHARS};
 use crate::store::{history, opportunities, pipelines};
+use shangji_platform::idempotency::Call;
 
 pub async fn advance_stage(
     db: &Db,

@@ -8,7 +8,6 @@ use shangji_platform::grpc::{ApiError, RequestContext};
 use shangji_platform::{Db, ids};
 
 use super::checks::Checks;
-use super::idempotent::Call;
 use super::{access, convert};
 use crate::domain::Change;
 use crate::domain::access::managers_above;
@@ -19,6 +18,7 @@ use crate::domain::definition::valid_pipeline_id;
 use crate::domain::gate::valid_field_key;
 use crate::domain::opportunity::{TEXT_MAX_CHARS, ensure_open};
 use crate::store::{approvals, history, opportunities};
+use shangji_platform::idempotency::Call;
 
 /// Who history names when no rule asked for a decision.
 const POLICY: &str = "policy";

@@ -7,12 +7,12 @@ use shangji_platform::bus::{self, EventContext};
 use shangji_platform::grpc::{ApiError, RequestContext};
 
 use super::checks::{Checks, contended, refused};
-use super::idempotent::Call;
 use super::{ATTEMPTS, access, convert};
 use crate::bus::events;
 use crate::domain::Outcome;
 use crate::domain::opportunity::{self, LOST_REASON_MAX_CHARS, TEXT_MAX_CHARS};
 use crate::store::{history, loss_reasons, opportunities};
+use shangji_platform::idempotency::Call;
 
 pub async fn close_opportunity(
     db: &Db,

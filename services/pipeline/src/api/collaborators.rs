@@ -8,13 +8,13 @@ use shangji_platform::Db;
 use shangji_platform::grpc::{ApiError, RequestContext};
 
 use super::checks::Checks;
-use super::idempotent::Call;
 use super::{access, convert};
 use crate::domain::access::Viewer;
 use crate::domain::gate::valid_field_key;
 use crate::domain::{Change, Opportunity};
 use crate::store::collaborators::{self, Collaborator};
 use crate::store::history;
+use shangji_platform::idempotency::Call;
 
 pub async fn add_collaborator(
     db: &Db,

@@ -7,12 +7,12 @@ use shangji_platform::grpc::{ApiError, RequestContext};
 use shangji_platform::{Db, ids};
 
 use super::checks::{Checks, contended, refused};
-use super::idempotent::Call;
 use super::{ATTEMPTS, access, convert};
 use crate::bus::events;
 use crate::domain::opportunity::{self, TEXT_MAX_CHARS};
 use crate::domain::{Activity, ActivityKind};
 use crate::store::{activities, history, opportunities};
+use shangji_platform::idempotency::Call;
 
 pub async fn log_activity(
     db: &Db,

@@ -10,7 +10,6 @@ mod close;
 mod collaborators;
 mod convert;
 mod gates;
-mod idempotent;
 mod log_activity;
 mod outcomes;
 mod page_token;

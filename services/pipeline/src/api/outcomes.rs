@@ -9,7 +9,6 @@ use shangji_platform::db::is_unique_violation;
 use shangji_platform::grpc::{ApiError, RequestContext};
 
 use super::checks::{Checks, contended};
-use super::idempotent::Call;
 use super::{ATTEMPTS, access, convert};
 use crate::bus::events;
 use crate::domain::gate::valid_field_key;
@@ -17,6 +16,7 @@ use crate::domain::opportunity::{self, TEXT_MAX_CHARS};
 use crate::domain::stage::{LOST, WON};
 use crate::store::loss_reasons::{self, LossReason};
 use crate::store::{history, opportunities, pipelines};
+use shangji_platform::idempotency::Call;
 
 const LABEL_MAX_CHARS: usize = 100;
 

@@ -5,11 +5,11 @@ use shangji_platform::Db;
 use shangji_platform::db::is_unique_violation;
 use shangji_platform::grpc::{ApiError, FieldViolation, RequestContext};
 
-use super::idempotent::Call;
 use super::{access, convert};
 use crate::domain::definition::{self, StageDefinition};
 use crate::domain::stage::DEFAULT_PIPELINE_ID;
 use crate::store::pipelines;
+use shangji_platform::idempotency::Call;
 
 /// A pipeline of the tenant (the default one when no id is given); a tenant that never
 /// needed its default pipeline gets it seeded now.

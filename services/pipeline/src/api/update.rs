@@ -9,12 +9,12 @@ use shangji_platform::bus::{self, EventContext};
 use shangji_platform::grpc::{ApiError, RequestContext};
 
 use super::checks::{Checks, contended};
-use super::idempotent::Call;
 use super::{ATTEMPTS, access, convert};
 use crate::bus::events;
 use crate::domain::opportunity::TEXT_MAX_CHARS;
 use crate::domain::update::{self, CloseDate, FieldUpdate, UpdateError};
 use crate::store::{history, opportunities};
+use shangji_platform::idempotency::Call;
 
 /// Longest opportunity name a rep may give.
 const NAME_MAX_CHARS: usize = 200;
