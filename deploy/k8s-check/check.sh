@@ -7,7 +7,7 @@
 #   4. our own rules on the render (check_manifests.py)
 #   5. alert rules and the Grafana dashboard: metrics known, runbook anchors exist
 #      (check_observability.py)
-# Tools come from deploy/install-tools.sh (.tools/deploy-venv); kubectl from the machine.
+# Tools come from deploy/install-tools.sh (.tools/deploy-venv), kubectl included.
 set -euo pipefail
 # Our checks are scripts, not packages: no __pycache__ litter in the work tree.
 export PYTHONDONTWRITEBYTECODE=1
@@ -23,16 +23,9 @@ trap 'rm -rf "$out"' EXIT
 die() { echo "lint-deploy: error: $*" >&2; exit 1; }
 [[ -x "$venv/bin/kubernetes-validate" && -x "$venv/bin/hadolint" ]] ||
     die "deploy lint tools missing; run deploy/install-tools.sh"
-# kubectl comes with this machine's image (google-cloud-sdk), not from a registry we can
-# install from; without it the overlays cannot be rendered, so say so loudly and run the
-# rest. LINT_DEPLOY_REQUIRE_KUBECTL=1 turns that into a failure.
-have_kubectl=1
-if ! command -v kubectl >/dev/null; then
-    [[ "${LINT_DEPLOY_REQUIRE_KUBECTL:-0}" == 1 ]] &&
-        die "kubectl not found (it renders the overlays offline with its built-in Kustomize)"
-    echo "lint-deploy: WARNING: kubectl not found: overlays NOT rendered or schema-checked" >&2
-    have_kubectl=0
-fi
+# kubectl (for its built-in Kustomize) comes pinned from the same venv.
+kubectl="$venv/bin/kubectl"
+[[ -x "$kubectl" ]] || die "kubectl missing from $venv; run deploy/install-tools.sh"
 
 cd "$root"
 echo "== containers"
@@ -40,10 +33,9 @@ echo "== containers"
 "$python" "$here/check_containers.py" deploy/docker/Dockerfile compose.yaml
 
 for overlay in k8s/overlays/*/; do
-    ((have_kubectl)) || break
     name="$(basename "$overlay")"
     echo "== overlay $name (Kubernetes $K8S_VERSION)"
-    kubectl kustomize "$overlay" >"$out/$name.yaml"
+    "$kubectl" kustomize "$overlay" >"$out/$name.yaml"
     # Custom resources (CloudNativePG) have no built-in schema: kubernetes-validate warns,
     # and check_manifests.py admits only the kinds we mean to use.
     "$venv/bin/kubernetes-validate" --kubernetes-version "$K8S_VERSION" --strict --quiet --no-warn \
