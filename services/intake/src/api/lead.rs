@@ -17,11 +17,7 @@ pub async fn get_lead(
     if lead_id.trim().is_empty() {
         return Err(ApiError::invalid_field("lead_id", "is required"));
     }
-    // The trail first, then the summary: a step and its summary change commit together,
-    // so reading in this order never shows a step the summary has not caught up with
-    // (the other order can, under read committed, while a step commits between the two).
-    let trail = store::load_trail(db.reader(), tenant_id, lead_id).await?;
-    let row = store::load_lead(db.reader(), tenant_id, lead_id)
+    let (row, trail) = store::load_lead_with_trail(db, tenant_id, lead_id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("lead `{lead_id}` not found")))?;
     let lead = Lead::decode(row.lead.as_slice())
@@ -58,7 +54,7 @@ pub async fn get_lead_source(
     if lead_id.trim().is_empty() {
         return Err(ApiError::invalid_field("lead_id", "is required"));
     }
-    let row = store::load_lead(db.reader(), tenant_id, lead_id)
+    let row = store::load_lead(&mut *db.reader().acquire().await?, tenant_id, lead_id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("lead `{lead_id}` not found")))?;
     // Leads stored before attribution was kept know only their channel.

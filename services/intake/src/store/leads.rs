@@ -1,7 +1,8 @@
 //! Leads and their trail.
 
-use shangji_platform::Tx;
-use sqlx::AnyPool;
+use shangji_platform::db::Backend;
+use shangji_platform::{Db, Tx};
+use sqlx::AnyConnection;
 
 /// A stored lead as GetLead shows it.
 #[derive(Debug, sqlx::FromRow)]
@@ -158,7 +159,7 @@ pub async fn save_progress(
 }
 
 pub async fn load_lead(
-    pool: &AnyPool,
+    conn: &mut AnyConnection,
     tenant_id: &str,
     lead_id: &str,
 ) -> Result<Option<LeadRow>, sqlx::Error> {
@@ -169,13 +170,13 @@ pub async fn load_lead(
     )
     .bind(tenant_id)
     .bind(lead_id)
-    .fetch_optional(pool)
+    .fetch_optional(conn)
     .await
 }
 
 /// The trail, in the order the steps happened.
-pub async fn load_trail(
-    pool: &AnyPool,
+async fn load_trail(
+    conn: &mut AnyConnection,
     tenant_id: &str,
     lead_id: &str,
 ) -> Result<Vec<StepRow>, sqlx::Error> {
@@ -185,6 +186,29 @@ pub async fn load_trail(
     )
     .bind(tenant_id)
     .bind(lead_id)
-    .fetch_all(pool)
+    .fetch_all(conn)
     .await
+}
+
+/// The lead and its trail as of one moment. A step and the summary it changes commit
+/// together, so two separate reads could show one without the other; one read-only
+/// snapshot (repeatable read on PostgreSQL; a read transaction is a snapshot in SQLite's
+/// WAL mode) cannot.
+pub async fn load_lead_with_trail(
+    db: &Db,
+    tenant_id: &str,
+    lead_id: &str,
+) -> Result<Option<(LeadRow, Vec<StepRow>)>, sqlx::Error> {
+    let mut tx = db.reader().begin().await?;
+    if db.backend() == Backend::Postgres {
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            .execute(&mut *tx)
+            .await?;
+    }
+    let Some(lead) = load_lead(&mut tx, tenant_id, lead_id).await? else {
+        return Ok(None);
+    };
+    let trail = load_trail(&mut tx, tenant_id, lead_id).await?;
+    tx.commit().await?;
+    Ok(Some((lead, trail)))
 }

@@ -5,7 +5,7 @@ mod leads;
 mod schemas;
 
 pub use leads::{
-    NewLead, Progress, insert_lead, insert_step, load_lead, load_progress, load_trail,
+    NewLead, Progress, insert_lead, insert_step, load_lead, load_lead_with_trail, load_progress,
     save_progress,
 };
 pub use schemas::{current_version, insert_schema, load_schema};
