@@ -22,7 +22,7 @@ use tonic::{Request, Response, Status};
 use super::validate;
 use crate::domain::matching::MatchThresholds;
 use crate::domain::{GradeThresholds, KeyKind};
-use crate::store::{accounts, blocking, customers};
+use crate::store::{accounts, blocking, customers, merge};
 
 pub use super::check::{DEFAULT_MATCH_LIMIT, MAX_MATCH_LIMIT};
 
@@ -202,7 +202,19 @@ pub(super) async fn load_customer(
     let profile = blocking::profile(conn, tenant_id, customer_id)
         .await?
         .unwrap_or_default();
+    // A merged-away customer still answers (its history), pointing at the one that
+    // stands for it now rather than at the next link of a chain that may have moved on.
+    let (survivor_customer_id, merged_by_merge_id) =
+        match merge::merged_into(conn, tenant_id, customer_id).await? {
+            Some(into) => (
+                merge::current_customer(conn, tenant_id, &into.survivor_customer_id).await?,
+                into.merge_id,
+            ),
+            None => (String::new(), String::new()),
+        };
     Ok(Some(Customer {
+        survivor_customer_id,
+        merged_by_merge_id,
         account_id,
         account_name,
         known_names: profile.names,

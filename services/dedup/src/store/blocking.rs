@@ -1,7 +1,15 @@
 //! Blocking keys, customer profiles and the partition locks of fuzzy matching.
+//!
+//! Merges are followed when matching reads, not copied when they happen: a merged-away
+//! customer's blocking keys and profile stay filed under it, a key that finds it finds
+//! its survivor instead, and the survivor is compared on its own profile together with
+//! those of the customers merged into it. So a merged-away customer is never a candidate,
+//! the survivor is found by everything its merged customers were found by, and undoing a
+//! merge (which removes the `merged_customers` row) restores both sides exactly.
 
 use sqlx::AnyConnection;
 
+use super::merge;
 use crate::domain::matching::MatchProfile;
 
 /// Customers read per blocking key at most. A key shared by more customers than this
@@ -32,7 +40,8 @@ pub async fn file_customer(
 }
 
 /// Customers filed under any of `keys`, in the order the keys found them, without
-/// repeats; at most [`MAX_PER_KEY`] per key and [`MAX_CANDIDATES`] in all.
+/// repeats; at most [`MAX_PER_KEY`] per key and [`MAX_CANDIDATES`] in all. A customer
+/// merged into another stands for its survivor (at the end of the chain of merges).
 pub async fn candidates(
     conn: &mut AnyConnection,
     tenant_id: &str,
@@ -50,6 +59,7 @@ pub async fn candidates(
         .fetch_all(&mut *conn)
         .await?;
         for id in ids {
+            let id = merge::current_customer(&mut *conn, tenant_id, &id).await?;
             if !found.contains(&id) {
                 found.push(id);
             }
@@ -122,8 +132,10 @@ pub async fn profile(
     json.map(|json| parse_profile(&json)).transpose()
 }
 
-/// The profiles of `customer_ids` that have one, in the order asked. One primary-key
-/// read each: candidates are a few hundred at most and the reads are index lookups.
+/// The profiles of `customer_ids` that have one, in the order asked, as matching
+/// compares them: each with what the customers merged into it said (its own values
+/// first). One primary-key read each, plus one per merged customer: candidates are a
+/// few hundred at most and the reads are index lookups.
 pub async fn profiles(
     conn: &mut AnyConnection,
     tenant_id: &str,
@@ -131,7 +143,16 @@ pub async fn profiles(
 ) -> Result<Vec<(String, MatchProfile)>, sqlx::Error> {
     let mut found = Vec::with_capacity(customer_ids.len());
     for id in customer_ids {
-        if let Some(profile) = profile(&mut *conn, tenant_id, id).await? {
+        let mut combined: Option<MatchProfile> = None;
+        for member in merge::merge_family(&mut *conn, tenant_id, id).await? {
+            if let Some(profile) = profile(&mut *conn, tenant_id, &member).await? {
+                match combined.as_mut() {
+                    Some(combined) => combined.absorb(&profile),
+                    None => combined = Some(profile),
+                }
+            }
+        }
+        if let Some(profile) = combined {
             found.push((id.clone(), profile));
         }
     }

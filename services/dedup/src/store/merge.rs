@@ -111,6 +111,45 @@ pub async fn current_customer(
     Ok(current)
 }
 
+/// The customers merged directly into `survivor_customer_id` and not restored, in id
+/// order (one merged into one of these is listed under that one; see [`merge_family`]).
+pub async fn merged_into_survivor(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    survivor_customer_id: &str,
+) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT customer_id FROM merged_customers
+         WHERE tenant_id = $1 AND survivor_customer_id = $2
+         ORDER BY customer_id",
+    )
+    .bind(tenant_id)
+    .bind(survivor_customer_id)
+    .fetch_all(conn)
+    .await
+}
+
+/// `customer_id` and every customer merged into it, directly or along a chain, itself
+/// first. Each customer is visited once, so even corrupt links cannot loop.
+pub async fn merge_family(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    customer_id: &str,
+) -> Result<Vec<String>, sqlx::Error> {
+    let mut family = vec![customer_id.to_owned()];
+    let mut next = 0;
+    while next < family.len() {
+        let merged = merged_into_survivor(&mut *conn, tenant_id, &family[next]).await?;
+        for id in merged {
+            if !family.contains(&id) {
+                family.push(id);
+            }
+        }
+        next += 1;
+    }
+    Ok(family)
+}
+
 /// A lead attached to a customer that a merge took away (a concurrent merge, or a fuzzy
 /// match on the merged customer's old profile) moves on to the survivor, with any key
 /// the lead gave the merged customer: nothing lives on a merged customer. Those keys are

@@ -163,7 +163,17 @@ pub async fn review_item(
     Ok(row.map(record))
 }
 
-/// Items in `status`, oldest first, after `after`, at most `limit`.
+/// Open items whose sides are both customers still: a pair where one side has been
+/// merged away since is not a question anyone should be asked (the merge may have
+/// answered it, and the survivor is what a person would compare). Undoing the merge
+/// brings the item back, as the question is one again.
+const STILL_A_QUESTION: &str = "(status <> 'open' OR NOT EXISTS (
+        SELECT 1 FROM merged_customers m
+        WHERE m.tenant_id = review_items.tenant_id
+          AND m.customer_id IN (review_items.customer_id, review_items.candidate_customer_id)))";
+
+/// Items in `status`, oldest first, after `after`, at most `limit`; open items only
+/// while neither side is merged away.
 pub async fn list(
     conn: &mut AnyConnection,
     tenant_id: &str,
@@ -174,7 +184,7 @@ pub async fn list(
     let rows: Vec<ItemRow> = match after {
         None => {
             let sql = format!(
-                "{SELECT_ITEM} WHERE tenant_id = $1 AND status = $2
+                "{SELECT_ITEM} WHERE tenant_id = $1 AND status = $2 AND {STILL_A_QUESTION}
                  ORDER BY created_at, review_id LIMIT $3"
             );
             sqlx::query_as(sqlx::AssertSqlSafe(sql))
@@ -186,7 +196,7 @@ pub async fn list(
         }
         Some(cursor) => {
             let sql = format!(
-                "{SELECT_ITEM} WHERE tenant_id = $1 AND status = $2
+                "{SELECT_ITEM} WHERE tenant_id = $1 AND status = $2 AND {STILL_A_QUESTION}
                    AND (created_at > $3 OR (created_at = $3 AND review_id > $4))
                  ORDER BY created_at, review_id LIMIT $5"
             );
@@ -208,7 +218,10 @@ pub async fn count(
     tenant_id: &str,
     status: ReviewStatus,
 ) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("SELECT COUNT(*) FROM review_items WHERE tenant_id = $1 AND status = $2")
+    let sql = format!(
+        "SELECT COUNT(*) FROM review_items WHERE tenant_id = $1 AND status = $2 AND {STILL_A_QUESTION}"
+    );
+    sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
         .bind(tenant_id)
         .bind(status.as_str())
         .fetch_one(conn)
