@@ -326,6 +326,7 @@ async fn lead_flow(clients: &Clients) {
                     seconds: 4_102_444_800,
                     nanos: 0,
                 }),
+                ..Default::default()
             },
         ))
         .await

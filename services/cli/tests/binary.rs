@@ -394,6 +394,7 @@ impl PipelineService for Fake {
             opportunities: Vec::new(),
             next_page_token: String::new(),
             total_count: total as u64,
+            ..Default::default()
         }))
     }
 
@@ -520,6 +521,20 @@ impl PipelineService for Fake {
         &self,
         _: Request<pipeline::ReopenOpportunityRequest>,
     ) -> Result<Response<pipeline::ReopenOpportunityResponse>, Status> {
+        Err(Status::unimplemented("not needed"))
+    }
+
+    async fn add_comment(
+        &self,
+        _: Request<pipeline::AddCommentRequest>,
+    ) -> Result<Response<pipeline::AddCommentResponse>, Status> {
+        Err(Status::unimplemented("not needed"))
+    }
+
+    async fn list_comments(
+        &self,
+        _: Request<pipeline::ListCommentsRequest>,
+    ) -> Result<Response<pipeline::ListCommentsResponse>, Status> {
         Err(Status::unimplemented("not needed"))
     }
 }

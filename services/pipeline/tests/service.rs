@@ -339,6 +339,7 @@ async fn reps_move_log_and_close_opportunities_with_safe_retries() {
         summary: summary.into(),
         next_step: "send the revised quote".into(),
         next_follow_up_at: Some(from_millis(1_900_000_000_000)),
+        ..Default::default()
     };
     let err = client
         .log_activity(request(TENANT, log("fax", "", "")))

@@ -5,7 +5,7 @@
 use shangji_pipeline::domain::opportunity::Change;
 use shangji_pipeline::domain::{Activity, ActivityKind, Opportunity, Status};
 use shangji_pipeline::store::lead_links::Link;
-use shangji_pipeline::store::opportunities::{Cursor, Filter};
+use shangji_pipeline::store::opportunities::{Filter, Listed, Sort};
 use shangji_pipeline::store::{
     MIGRATIONS, activities, history, lead_links, opportunities, pipelines,
 };
@@ -246,33 +246,32 @@ async fn lists_filter_count_and_page(db: &Db) {
     tx.commit().await.unwrap();
 
     let mut conn = db.reader().acquire().await.unwrap();
-    let ids = |list: Vec<Opportunity>| {
+    let ids = |list: Vec<Listed>| {
         list.into_iter()
-            .map(|o| o.opportunity_id)
+            .map(|l| l.opportunity.opportunity_id)
             .collect::<Vec<_>>()
     };
     let all = Filter::default();
     assert_eq!(opportunities::count(&mut conn, t, &all).await.unwrap(), 5);
     assert_eq!(
-        ids(opportunities::list(&mut conn, t, &all, None, 10)
-            .await
-            .unwrap()),
+        ids(
+            opportunities::list(&mut conn, t, &all, Sort::default(), None, 10)
+                .await
+                .unwrap()
+        ),
         ["opp_5", "opp_4", "opp_3", "opp_2", "opp_1"],
         "newest first, ties by id"
     );
 
     // Keyset paging visits every row once.
     let mut seen = Vec::new();
-    let mut after: Option<Cursor> = None;
+    let mut after = None;
     loop {
-        let page = opportunities::list(&mut conn, t, &all, after.as_ref(), 2)
+        let page = opportunities::list(&mut conn, t, &all, Sort::default(), after.as_ref(), 2)
             .await
             .unwrap();
         let Some(last) = page.last() else { break };
-        after = Some(Cursor {
-            created_at: last.created_at,
-            opportunity_id: last.opportunity_id.clone(),
-        });
+        after = Some(last.cursor.clone());
         seen.extend(ids(page));
     }
     assert_eq!(seen, ["opp_5", "opp_4", "opp_3", "opp_2", "opp_1"]);
@@ -282,9 +281,11 @@ async fn lists_filter_count_and_page(db: &Db) {
         ..Filter::default()
     };
     assert_eq!(
-        ids(opportunities::list(&mut conn, t, &by_owner, None, 10)
-            .await
-            .unwrap()),
+        ids(
+            opportunities::list(&mut conn, t, &by_owner, Sort::default(), None, 10)
+                .await
+                .unwrap()
+        ),
         ["opp_4", "opp_3", "opp_1"]
     );
     let open_in_lead = Filter {
@@ -293,9 +294,11 @@ async fn lists_filter_count_and_page(db: &Db) {
         ..Filter::default()
     };
     assert_eq!(
-        ids(opportunities::list(&mut conn, t, &open_in_lead, None, 10)
-            .await
-            .unwrap()),
+        ids(
+            opportunities::list(&mut conn, t, &open_in_lead, Sort::default(), None, 10)
+                .await
+                .unwrap()
+        ),
         ["opp_5", "opp_4"]
     );
     assert_eq!(
@@ -310,9 +313,11 @@ async fn lists_filter_count_and_page(db: &Db) {
         ..Filter::default()
     };
     assert_eq!(
-        ids(opportunities::list(&mut conn, t, &one_customer, None, 10)
-            .await
-            .unwrap()),
+        ids(
+            opportunities::list(&mut conn, t, &one_customer, Sort::default(), None, 10)
+                .await
+                .unwrap()
+        ),
         ["opp_2"]
     );
     assert_eq!(
@@ -322,7 +327,7 @@ async fn lists_filter_count_and_page(db: &Db) {
         0
     );
     assert!(
-        opportunities::list(&mut conn, "list-other", &all, None, 10)
+        opportunities::list(&mut conn, "list-other", &all, Sort::default(), None, 10)
             .await
             .unwrap()
             .is_empty()
@@ -340,6 +345,9 @@ async fn activities_history_and_lead_links(db: &Db) {
         summary: format!("summary {id}"),
         next_step: String::new(),
         next_follow_up_at: (kind == ActivityKind::Call).then_some(9_000),
+        purpose: String::new(),
+        customer_questions: String::new(),
+        attachments: Vec::new(),
         lead_id: lead.into(),
         user_id: "wang".into(),
         logged_at: at,

@@ -44,6 +44,7 @@ pub async fn list(
         status: status_value(args.status),
         page_size: 0,
         page_token: String::new(),
+        ..Default::default()
     };
     let limit = args.limit as usize;
     let mut opportunities = Vec::new();
@@ -259,6 +260,7 @@ pub async fn log_activity(
         summary: args.summary,
         next_step: text_or_empty(args.next_step),
         next_follow_up_at: follow_up,
+        ..Default::default()
     };
     let mut pipeline = services.pipeline().await?;
     let activity = match pipeline.log_activity(request).await {

@@ -72,6 +72,28 @@ pub fn activity(a: &Activity) -> pb::Activity {
         lead_id: a.lead_id.clone(),
         user_id: a.user_id.clone(),
         logged_at: Some(from_millis(a.logged_at)),
+        purpose: a.purpose.clone(),
+        customer_questions: a.customer_questions.clone(),
+        attachments: a
+            .attachments
+            .iter()
+            .map(|f| pb::Attachment {
+                uri: f.uri.clone(),
+                name: f.name.clone(),
+                content_type: f.content_type.clone(),
+                size_bytes: f.size_bytes,
+            })
+            .collect(),
+    }
+}
+
+pub fn comment(c: &crate::store::comments::Comment) -> pb::Comment {
+    pb::Comment {
+        comment_id: c.comment_id.clone(),
+        opportunity_id: c.opportunity_id.clone(),
+        author_id: c.author_id.clone(),
+        body: c.body.clone(),
+        created_at: Some(from_millis(c.created_at)),
     }
 }
 

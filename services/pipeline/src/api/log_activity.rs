@@ -9,8 +9,9 @@ use shangji_platform::{Db, ids};
 use super::checks::{Checks, contended, refused};
 use super::{ATTEMPTS, access, convert};
 use crate::bus::events;
+use crate::domain::attachment::{self, MAX_ATTACHMENTS};
 use crate::domain::opportunity::{self, TEXT_MAX_CHARS};
-use crate::domain::{Activity, ActivityKind};
+use crate::domain::{Activity, ActivityKind, Attachment};
 use crate::store::{activities, history, opportunities};
 use shangji_platform::idempotency::Call;
 
@@ -26,6 +27,13 @@ pub async fn log_activity(
         .ok();
     let summary = checks.required_text("summary", &req.summary, TEXT_MAX_CHARS);
     let next_step = checks.text("next_step", &req.next_step, TEXT_MAX_CHARS);
+    let purpose = checks.text("purpose", &req.purpose, TEXT_MAX_CHARS);
+    let customer_questions = checks.text(
+        "customer_questions",
+        &req.customer_questions,
+        TEXT_MAX_CHARS,
+    );
+    let attachments = attachments(&mut checks, &req.attachments);
     let next_follow_up_at = convert::timestamp(req.next_follow_up_at.as_ref())
         .map_err(|why| checks.violation("next_follow_up_at", why))
         .ok()
@@ -57,6 +65,9 @@ pub async fn log_activity(
             summary: summary.clone(),
             next_step: next_step.clone(),
             next_follow_up_at,
+            purpose: purpose.clone(),
+            customer_questions: customer_questions.clone(),
+            attachments: attachments.clone(),
             lead_id: String::new(),
             user_id: ctx.user_id.clone(),
             logged_at: now,
@@ -91,4 +102,33 @@ pub async fn log_activity(
         return Ok(response);
     }
     Err(contended(&opportunity_id))
+}
+
+/// The attachments checked one by one, each problem under `attachments[i].<field>`.
+fn attachments(checks: &mut Checks, given: &[pb::Attachment]) -> Vec<Attachment> {
+    if given.len() > MAX_ATTACHMENTS {
+        checks.violation(
+            "attachments",
+            format!(
+                "has {} entries; at most {MAX_ATTACHMENTS} per activity",
+                given.len()
+            ),
+        );
+        return Vec::new();
+    }
+    let mut kept = Vec::new();
+    for (i, a) in given.iter().enumerate() {
+        match attachment::validate(&a.uri, &a.name, &a.content_type, a.size_bytes) {
+            Ok(a) => kept.push(a),
+            Err(errors) => {
+                for err in errors {
+                    checks.violation(
+                        &format!("attachments[{i}].{}", err.field()),
+                        err.to_string(),
+                    );
+                }
+            }
+        }
+    }
+    kept
 }

@@ -8,8 +8,10 @@ mod approvals;
 mod checks;
 mod close;
 mod collaborators;
+mod comments;
 mod convert;
 mod gates;
+mod listing;
 mod log_activity;
 mod outcomes;
 mod page_token;
@@ -17,7 +19,7 @@ mod pipelines;
 mod queries;
 mod update;
 
-pub use queries::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
+pub use listing::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 
 use shangji_contracts::pipeline as pb;
 use shangji_contracts::pipeline::pipeline_service_server::PipelineService;
@@ -48,7 +50,7 @@ impl PipelineService for PipelineApi {
         request: Request<pb::ListOpportunitiesRequest>,
     ) -> Result<Response<pb::ListOpportunitiesResponse>, Status> {
         let ctx = request_context(&request)?;
-        let response = queries::list_opportunities(&self.db, &ctx, request.into_inner()).await?;
+        let response = listing::list_opportunities(&self.db, &ctx, request.into_inner()).await?;
         Ok(Response::new(response))
     }
 
@@ -214,6 +216,24 @@ impl PipelineService for PipelineApi {
     ) -> Result<Response<pb::ReopenOpportunityResponse>, Status> {
         let ctx = request_context(&request)?;
         let response = outcomes::reopen_opportunity(&self.db, &ctx, request.into_inner()).await?;
+        Ok(Response::new(response))
+    }
+
+    async fn add_comment(
+        &self,
+        request: Request<pb::AddCommentRequest>,
+    ) -> Result<Response<pb::AddCommentResponse>, Status> {
+        let ctx = request_context(&request)?;
+        let response = comments::add_comment(&self.db, &ctx, request.into_inner()).await?;
+        Ok(Response::new(response))
+    }
+
+    async fn list_comments(
+        &self,
+        request: Request<pb::ListCommentsRequest>,
+    ) -> Result<Response<pb::ListCommentsResponse>, Status> {
+        let ctx = request_context(&request)?;
+        let response = comments::list_comments(&self.db, &ctx, request.into_inner()).await?;
         Ok(Response::new(response))
     }
 }

@@ -1,6 +1,7 @@
 //! Activities (跟进记录): what a rep did with an opportunity, and the touchpoints that
 //! record a new lead arriving for a customer whose opportunity is already open.
 
+use super::attachment::Attachment;
 use super::opportunity::{TEXT_MAX_CHARS, truncate_chars};
 
 /// What kind of follow-up an activity was.
@@ -68,6 +69,11 @@ pub struct Activity {
     pub summary: String,
     pub next_step: String,
     pub next_follow_up_at: Option<i64>,
+    /// The follow-up template (跟进模板): why the contact happened and what the
+    /// customer asked; empty when not given (touchpoints never have them).
+    pub purpose: String,
+    pub customer_questions: String,
+    pub attachments: Vec<Attachment>,
     /// Set on a touchpoint: the lead that attached.
     pub lead_id: String,
     pub user_id: String,

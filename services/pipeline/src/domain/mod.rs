@@ -5,6 +5,7 @@
 pub mod access;
 pub mod activity;
 pub mod approval;
+pub mod attachment;
 pub mod budget;
 pub mod definition;
 pub mod gate;
@@ -13,6 +14,7 @@ pub mod stage;
 pub mod update;
 
 pub use activity::{Activity, ActivityKind};
+pub use attachment::Attachment;
 pub use budget::parse_budget;
 pub use gate::{MissingItem, StageGate};
 pub use opportunity::{Change, HistoryEntry, Opportunity, Outcome, Status};

@@ -5,8 +5,10 @@
 pub mod activities;
 pub mod approvals;
 pub mod collaborators;
+pub mod comments;
 pub mod history;
 pub mod lead_links;
+pub mod listing;
 pub mod loss_reasons;
 pub mod opportunities;
 pub mod org;
@@ -41,6 +43,18 @@ pub const MIGRATIONS: Migrations = Migrations {
             name: "loss reasons",
             sqlite: include_str!("../../migrations/sqlite/0004_loss_reasons.sql"),
             postgres: include_str!("../../migrations/postgres/0004_loss_reasons.sql"),
+        },
+        Migration {
+            version: 5,
+            name: "last activity per opportunity, indexes for the kanban sorts",
+            sqlite: include_str!("../../migrations/sqlite/0005_kanban_listing.sql"),
+            postgres: include_str!("../../migrations/postgres/0005_kanban_listing.sql"),
+        },
+        Migration {
+            version: 6,
+            name: "follow-up template and attachments on activities, comments",
+            sqlite: include_str!("../../migrations/sqlite/0006_follow_ups_comments.sql"),
+            postgres: include_str!("../../migrations/postgres/0006_follow_ups_comments.sql"),
         },
     ],
 };

@@ -1,4 +1,5 @@
-//! Opportunities: insert, read, compare-and-set update, filtered keyset listing.
+//! Opportunities: insert, read, compare-and-set update (the filtered listing is in
+//! `listing`, re-exported here).
 
 use std::collections::BTreeMap;
 
@@ -7,12 +8,17 @@ use sqlx::{AnyConnection, AssertSqlSafe, Row as _};
 
 use crate::domain::{Opportunity, Status};
 
-const COLUMNS: &str = "tenant_id, opportunity_id, customer_id, owner_rep_id, pipeline_id, stage, \
+pub use super::listing::{
+    Cursor, Filter, Listed, Sort, SortField, SortKey, StageSummary, VisibleTo, count, list,
+    stage_summary,
+};
+
+pub(super) const COLUMNS: &str = "tenant_id, opportunity_id, customer_id, owner_rep_id, pipeline_id, stage, \
      status, amount, currency, name, lead_id, source, region, industry, team, lost_reason, \
      next_follow_up_at, stage_entered_at, created_at, updated_at, version, pipeline_version, \
      expected_close_at, custom_fields";
 
-fn from_row(row: &AnyRow) -> Result<Opportunity, sqlx::Error> {
+pub(super) fn from_row(row: &AnyRow) -> Result<Opportunity, sqlx::Error> {
     let status: String = row.try_get("status")?;
     Ok(Opportunity {
         tenant_id: row.try_get("tenant_id")?,
@@ -156,119 +162,6 @@ pub async fn update(conn: &mut AnyConnection, opp: &Opportunity) -> Result<bool,
     .await?
     .rows_affected();
     Ok(updated == 1)
-}
-
-/// ListOpportunities filters; `None` matches anything.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Filter {
-    pub owner_rep_id: Option<String>,
-    pub stage: Option<String>,
-    pub customer_id: Option<String>,
-    pub status: Option<Status>,
-    /// Data permissions: only what this rep owns, collaborates on, or what belongs to
-    /// one of these teams. `None` for callers who see the whole tenant.
-    pub visible_to: Option<VisibleTo>,
-}
-
-/// The opportunities a rep or manager may see.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct VisibleTo {
-    pub rep_id: String,
-    pub teams: Vec<String>,
-}
-
-/// Where a page starts: just after this opportunity in (created_at, opportunity_id)
-/// descending order.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Cursor {
-    pub created_at: i64,
-    pub opportunity_id: String,
-}
-
-/// `WHERE` clause (with placeholders from $1) and its values, tenant first.
-fn where_clause(tenant_id: &str, filter: &Filter) -> (String, Vec<String>) {
-    let mut sql = String::from("tenant_id = $1");
-    let mut values = vec![tenant_id.to_owned()];
-    let columns = [
-        ("owner_rep_id", filter.owner_rep_id.clone()),
-        ("stage", filter.stage.clone()),
-        ("customer_id", filter.customer_id.clone()),
-        ("status", filter.status.map(|s| s.as_str().to_owned())),
-    ];
-    for (column, value) in columns {
-        if let Some(value) = value {
-            values.push(value);
-            sql.push_str(&format!(" AND {column} = ${}", values.len()));
-        }
-    }
-    if let Some(visible) = &filter.visible_to {
-        values.push(visible.rep_id.clone());
-        let rep = values.len();
-        let mut any = format!(
-            "owner_rep_id = ${rep} OR opportunity_id IN (SELECT c.opportunity_id FROM collaborators c \
-             WHERE c.tenant_id = $1 AND c.rep_id = ${rep})"
-        );
-        for team in &visible.teams {
-            values.push(team.clone());
-            any.push_str(&format!(" OR team = ${}", values.len()));
-        }
-        sql.push_str(&format!(" AND ({any})"));
-    }
-    (sql, values)
-}
-
-/// How many of the tenant's opportunities match `filter`.
-pub async fn count(
-    conn: &mut AnyConnection,
-    tenant_id: &str,
-    filter: &Filter,
-) -> Result<i64, sqlx::Error> {
-    let (clause, values) = where_clause(tenant_id, filter);
-    let sql = format!("SELECT COUNT(*) FROM opportunities WHERE {clause}");
-    let mut query = sqlx::query_scalar(AssertSqlSafe(sql));
-    for value in values {
-        query = query.bind(value);
-    }
-    query.fetch_one(conn).await
-}
-
-/// Up to `limit` matching opportunities after `after`, newest first.
-pub async fn list(
-    conn: &mut AnyConnection,
-    tenant_id: &str,
-    filter: &Filter,
-    after: Option<&Cursor>,
-    limit: i64,
-) -> Result<Vec<Opportunity>, sqlx::Error> {
-    let (mut clause, values) = where_clause(tenant_id, filter);
-    let next = values.len() + 1;
-    if after.is_some() {
-        clause.push_str(&format!(
-            " AND (created_at < ${next} OR (created_at = ${next} AND opportunity_id < ${}))",
-            next + 1
-        ));
-    }
-    let limit_at = if after.is_some() { next + 2 } else { next };
-    let sql = format!(
-        "SELECT {COLUMNS} FROM opportunities WHERE {clause}
-         ORDER BY created_at DESC, opportunity_id DESC LIMIT ${limit_at}"
-    );
-    let mut query = sqlx::query(AssertSqlSafe(sql));
-    for value in values {
-        query = query.bind(value);
-    }
-    if let Some(cursor) = after {
-        query = query
-            .bind(cursor.created_at)
-            .bind(cursor.opportunity_id.clone());
-    }
-    query
-        .bind(limit)
-        .fetch_all(conn)
-        .await?
-        .iter()
-        .map(from_row)
-        .collect()
 }
 
 /// (stage, status, count) over every tenant, for the stage gauge.
