@@ -111,10 +111,8 @@ pub async fn apply(
                 holder: Some((to_rep_id.clone(), team.clone())),
                 ..Default::default()
             };
-            for lead in leads {
-                projection::apply_lead(tx, tenant, generation, lead, &lead_facts).await?;
-            }
-            Ok(())
+            let lead_changes: Vec<_> = leads.iter().map(|id| (id.as_str(), &lead_facts)).collect();
+            projection::apply_leads(tx, tenant, generation, &lead_changes).await
         }
         Change::Team(_) | Change::Rep(_) | Change::Nothing => Ok(()),
     }

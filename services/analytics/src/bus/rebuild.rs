@@ -15,7 +15,7 @@ use shangji_platform::bus::{HandlerError, IncomingEvent};
 use shangji_platform::{Db, Tx};
 
 use super::{Change, apply, change_of};
-use crate::store::generations;
+use crate::store::{generations, projection};
 
 /// Streams whose events feed the rebuilt read models (the org replica is not
 /// generational: it is kept by version and survives rebuilds).
@@ -167,6 +167,10 @@ async fn replay(
     Ok(outcome)
 }
 
+/// Applies a batch of replayed events in one transaction. Opportunity and lead facts
+/// are merged per id and written once per batch (merging is commutative, so gathering
+/// them changes no figure); a transfer, which looks the customer's open opportunities
+/// up, first writes what was gathered before it.
 async fn apply_batch(
     db: &Db,
     tenant: &str,
@@ -175,6 +179,7 @@ async fn apply_batch(
 ) -> anyhow::Result<u64> {
     let mut tx = db.begin().await?;
     let mut applied = 0;
+    let mut gathered: Vec<Change> = Vec::new();
     for event in batch {
         if !generations::first_application(&mut tx, tenant, generation, event.event_id()).await? {
             continue;
@@ -188,12 +193,42 @@ async fn apply_batch(
             }
             Err(HandlerError::Retry(err)) => return Err(err),
         };
-        if matches!(change, Change::Team(_) | Change::Rep(_) | Change::Nothing) {
-            continue;
+        match change {
+            Change::Team(_) | Change::Rep(_) | Change::Nothing => continue,
+            Change::Opportunity(..) | Change::Lead(..) => gathered.push(change),
+            Change::Transfer { .. } => {
+                write_gathered(&mut tx, tenant, generation, &gathered).await?;
+                gathered.clear();
+                apply(&mut tx, tenant, generation, &change).await?;
+            }
         }
-        apply(&mut tx, tenant, generation, &change).await?;
         applied += 1;
     }
+    write_gathered(&mut tx, tenant, generation, &gathered).await?;
     tx.commit().await?;
     Ok(applied)
+}
+
+async fn write_gathered(
+    tx: &mut Tx,
+    tenant: &str,
+    generation: i64,
+    changes: &[Change],
+) -> Result<(), sqlx::Error> {
+    let mut opportunities = Vec::new();
+    let mut leads = Vec::new();
+    for change in changes {
+        match change {
+            Change::Opportunity(id, facts) => opportunities.push((id.as_str(), facts)),
+            Change::Lead(id, facts) => leads.push((id.as_str(), facts)),
+            _ => {}
+        }
+    }
+    if !opportunities.is_empty() {
+        projection::apply_opportunities(tx, tenant, generation, &opportunities).await?;
+    }
+    if !leads.is_empty() {
+        projection::apply_leads(tx, tenant, generation, &leads).await?;
+    }
+    Ok(())
 }

@@ -3,6 +3,7 @@
 use shangji_platform::{Db, Tx};
 
 use super::generations::LIVE_GENERATION_SQL;
+use super::params::Params;
 use crate::domain::Scope;
 use crate::domain::contribution::{Contributions, dim};
 
@@ -20,13 +21,9 @@ pub async fn add(
 ) -> Result<(), sqlx::Error> {
     let rows: Vec<_> = delta.iter().collect();
     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        let mut params = Params::new(tx);
         let values: Vec<String> = (0..chunk.len())
-            .map(|r| {
-                let p: Vec<String> = (1..=COLUMNS)
-                    .map(|c| format!("${}", r * COLUMNS + c))
-                    .collect();
-                format!("({})", p.join(", "))
-            })
+            .map(|_| format!("({})", params.list(COLUMNS)))
             .collect();
         let sql = format!(
             "INSERT INTO rollups (tenant_id, generation, metric, dim, dim_value, team, period, k1, k2, k3,

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 
 use shangji_platform::Tx;
 
+use super::params::Params;
 use crate::domain::{LeadState, OpportunityState};
 
 fn decode_error(what: &str, id: &str, err: serde_json::Error) -> sqlx::Error {
@@ -35,6 +36,10 @@ pub async fn load_opportunity(
     .transpose()
 }
 
+/// Rows per statement when loading or saving states: keeps every backend well within
+/// its bind-parameter limit.
+const ROWS_PER_STATEMENT: usize = 200;
+
 /// The states of several opportunities at once (ids not stored are absent).
 pub async fn load_opportunities(
     tx: &mut Tx,
@@ -42,14 +47,35 @@ pub async fn load_opportunities(
     generation: i64,
     opportunity_ids: &[&str],
 ) -> Result<HashMap<String, OpportunityState>, sqlx::Error> {
-    let mut out = HashMap::with_capacity(opportunity_ids.len());
-    // Bounded IN lists keep every backend within its parameter limit.
-    for chunk in opportunity_ids.chunks(500) {
-        let params: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 3)).collect();
+    load_many(tx, "opportunity", tenant_id, generation, opportunity_ids).await
+}
+
+/// The states of several leads at once (ids not stored are absent).
+pub async fn load_leads(
+    tx: &mut Tx,
+    tenant_id: &str,
+    generation: i64,
+    lead_ids: &[&str],
+) -> Result<HashMap<String, LeadState>, sqlx::Error> {
+    load_many(tx, "lead", tenant_id, generation, lead_ids).await
+}
+
+async fn load_many<S: serde::de::DeserializeOwned>(
+    tx: &mut Tx,
+    what: &str,
+    tenant_id: &str,
+    generation: i64,
+    ids: &[&str],
+) -> Result<HashMap<String, S>, sqlx::Error> {
+    let mut out = HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(ROWS_PER_STATEMENT) {
+        let mut params = Params::new(tx);
         let sql = format!(
-            "SELECT opportunity_id, state FROM opportunity_states
-             WHERE tenant_id = $1 AND generation = $2 AND opportunity_id IN ({})",
-            params.join(", ")
+            "SELECT {what}_id, state FROM {what}_states
+             WHERE tenant_id = {} AND generation = {} AND {what}_id IN ({})",
+            params.one(),
+            params.one(),
+            params.list(chunk.len())
         );
         let mut q = sqlx::query_as::<_, (String, String)>(sqlx::AssertSqlSafe(sql))
             .bind(tenant_id)
@@ -58,8 +84,7 @@ pub async fn load_opportunities(
             q = q.bind(*id);
         }
         for (id, json) in q.fetch_all(&mut **tx).await? {
-            let state =
-                serde_json::from_str(&json).map_err(|e| decode_error("opportunity", &id, e))?;
+            let state = serde_json::from_str(&json).map_err(|e| decode_error(what, &id, e))?;
             out.insert(id, state);
         }
     }
@@ -73,23 +98,44 @@ pub async fn save_opportunity(
     opportunity_id: &str,
     state: &OpportunityState,
 ) -> Result<(), sqlx::Error> {
-    let json = serde_json::to_string(state).map_err(encode_error)?;
-    sqlx::query(
-        "INSERT INTO opportunity_states (tenant_id, generation, opportunity_id, customer_id, owner_rep_id, status, state)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)
-         ON CONFLICT (tenant_id, generation, opportunity_id) DO UPDATE SET
-           customer_id = excluded.customer_id, owner_rep_id = excluded.owner_rep_id,
-           status = excluded.status, state = excluded.state",
-    )
-    .bind(tenant_id)
-    .bind(generation)
-    .bind(opportunity_id)
-    .bind(&state.customer_id)
-    .bind(&state.owner.value)
-    .bind(state.status().as_str())
-    .bind(json)
-    .execute(&mut **tx)
-    .await?;
+    save_opportunities(tx, tenant_id, generation, &[(opportunity_id, state)]).await
+}
+
+/// Writes several opportunities' states, a multi-row upsert per chunk.
+pub async fn save_opportunities(
+    tx: &mut Tx,
+    tenant_id: &str,
+    generation: i64,
+    states: &[(&str, &OpportunityState)],
+) -> Result<(), sqlx::Error> {
+    for chunk in states.chunks(ROWS_PER_STATEMENT) {
+        let mut params = Params::new(tx);
+        let values: Vec<String> = chunk
+            .iter()
+            .map(|_| format!("({})", params.list(7)))
+            .collect();
+        let sql = format!(
+            "INSERT INTO opportunity_states (tenant_id, generation, opportunity_id, customer_id, owner_rep_id, status, state)
+             VALUES {}
+             ON CONFLICT (tenant_id, generation, opportunity_id) DO UPDATE SET
+               customer_id = excluded.customer_id, owner_rep_id = excluded.owner_rep_id,
+               status = excluded.status, state = excluded.state",
+            values.join(", ")
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (id, state) in chunk {
+            let json = serde_json::to_string(state).map_err(encode_error)?;
+            q = q
+                .bind(tenant_id)
+                .bind(generation)
+                .bind(*id)
+                .bind(state.customer_id.as_str())
+                .bind(state.owner.value.as_str())
+                .bind(state.status().as_str())
+                .bind(json);
+        }
+        q.execute(&mut **tx).await?;
+    }
     Ok(())
 }
 
@@ -141,16 +187,33 @@ pub async fn save_lead(
     lead_id: &str,
     state: &LeadState,
 ) -> Result<(), sqlx::Error> {
-    let json = serde_json::to_string(state).map_err(encode_error)?;
-    sqlx::query(
-        "INSERT INTO lead_states (tenant_id, generation, lead_id, state) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (tenant_id, generation, lead_id) DO UPDATE SET state = excluded.state",
-    )
-    .bind(tenant_id)
-    .bind(generation)
-    .bind(lead_id)
-    .bind(json)
-    .execute(&mut **tx)
-    .await?;
+    save_leads(tx, tenant_id, generation, &[(lead_id, state)]).await
+}
+
+/// Writes several leads' states, a multi-row upsert per chunk.
+pub async fn save_leads(
+    tx: &mut Tx,
+    tenant_id: &str,
+    generation: i64,
+    states: &[(&str, &LeadState)],
+) -> Result<(), sqlx::Error> {
+    for chunk in states.chunks(ROWS_PER_STATEMENT) {
+        let mut params = Params::new(tx);
+        let values: Vec<String> = chunk
+            .iter()
+            .map(|_| format!("({})", params.list(4)))
+            .collect();
+        let sql = format!(
+            "INSERT INTO lead_states (tenant_id, generation, lead_id, state) VALUES {}
+             ON CONFLICT (tenant_id, generation, lead_id) DO UPDATE SET state = excluded.state",
+            values.join(", ")
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (id, state) in chunk {
+            let json = serde_json::to_string(state).map_err(encode_error)?;
+            q = q.bind(tenant_id).bind(generation).bind(*id).bind(json);
+        }
+        q.execute(&mut **tx).await?;
+    }
     Ok(())
 }
