@@ -4,7 +4,6 @@
 pub mod catalog;
 pub mod generations;
 pub mod org;
-pub mod params;
 pub mod projection;
 pub mod rollups;
 pub mod states;

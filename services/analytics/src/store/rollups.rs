@@ -3,9 +3,9 @@
 use shangji_platform::{Db, Tx};
 
 use super::generations::LIVE_GENERATION_SQL;
-use super::params::Params;
 use crate::domain::Scope;
 use crate::domain::contribution::{Contributions, dim};
+use shangji_platform::db::Params;
 
 /// Columns of one rollup row's key and measures, as bound.
 const COLUMNS: usize = 12;

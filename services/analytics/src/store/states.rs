@@ -4,8 +4,8 @@ use std::collections::HashMap;
 
 use shangji_platform::Tx;
 
-use super::params::Params;
 use crate::domain::{LeadState, OpportunityState};
+use shangji_platform::db::Params;
 
 fn decode_error(what: &str, id: &str, err: serde_json::Error) -> sqlx::Error {
     sqlx::Error::Decode(format!("stored {what} state of `{id}` does not decode: {err}").into())

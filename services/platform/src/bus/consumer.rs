@@ -25,7 +25,7 @@ use tracing::Instrument as _;
 
 use crate::bus::IncomingEvent;
 use crate::config::BusSettings;
-use crate::db::{Db, Tx};
+use crate::db::{Db, Params, Tx};
 use crate::telemetry::{NatsHeaderExtractor, set_remote_parent};
 
 /// Which events a service consumes from one domain stream.
@@ -342,19 +342,18 @@ async fn record_in_inbox(
     let mut inserted = HashSet::with_capacity(events.len());
     // Three parameters a row keeps every statement far below the bind limits.
     for chunk in events.chunks(500) {
+        let mut params = Params::new(tx);
         let values = (0..chunk.len())
-            .map(|i| format!("($1, ${}, $2)", i + 3))
+            .map(|_| format!("({})", params.list(3)))
             .collect::<Vec<_>>()
             .join(", ");
         let sql = format!(
             "INSERT INTO inbox (consumer, event_id, handled_at) VALUES {values}
              ON CONFLICT DO NOTHING RETURNING event_id"
         );
-        let mut query = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql))
-            .bind(consumer)
-            .bind(now);
+        let mut query = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql));
         for event in chunk {
-            query = query.bind(event.event_id());
+            query = query.bind(consumer).bind(event.event_id()).bind(now);
         }
         inserted.extend(query.fetch_all(&mut **tx).await?);
     }

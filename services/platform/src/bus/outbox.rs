@@ -11,7 +11,7 @@ use shangji_contracts::time::{from_millis, now_millis};
 use tokio_util::sync::CancellationToken;
 
 use crate::bus::EventContext;
-use crate::db::{Backend, Db, OutboxRow, Tx};
+use crate::db::{Backend, Db, OutboxRow, Params, Tx};
 use crate::telemetry;
 
 /// Rows published per round; a full round is followed by another at once.
@@ -213,10 +213,7 @@ async fn publish_rows(
 
 async fn delete_rows(tx: &mut Tx, seqs: &[i64]) -> Result<(), sqlx::Error> {
     for chunk in seqs.chunks(256) {
-        let placeholders = (1..=chunk.len())
-            .map(|i| format!("${i}"))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let placeholders = Params::new(tx).list(chunk.len());
         let sql = format!("DELETE FROM outbox WHERE seq IN ({placeholders})");
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
         for seq in chunk {

@@ -20,8 +20,11 @@ use tokio::sync::Notify;
 
 mod migrate;
 mod outbox_rows;
+mod params;
+
 pub use migrate::{Migration, Migrations};
 pub(crate) use outbox_rows::OutboxRow;
+pub use params::Params;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {

@@ -22,18 +22,9 @@ pub(crate) async fn insert(
     rows: &[OutboxRow],
 ) -> Result<(), sqlx::Error> {
     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        let mut params = super::Params::new(conn);
         let values = (0..chunk.len())
-            .map(|i| {
-                let b = i * 5;
-                format!(
-                    "(${}, ${}, ${}, ${}, ${})",
-                    b + 1,
-                    b + 2,
-                    b + 3,
-                    b + 4,
-                    b + 5
-                )
-            })
+            .map(|_| format!("({})", params.list(5)))
             .collect::<Vec<_>>()
             .join(", ");
         let sql = format!(

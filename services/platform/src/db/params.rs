@@ -1,4 +1,5 @@
-//! Bind-parameter lists for statements built at run time (multi-row upserts, IN lists).
+//! Bind-parameter lists for statements built at run time (multi-row inserts and upserts,
+//! IN lists).
 //!
 //! SQLite resolves a named parameter (`$7`) by scanning the statement's list of names,
 //! and sqlx asks for every parameter's name when binding, so a statement with n `$N`
