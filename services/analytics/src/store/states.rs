@@ -15,27 +15,6 @@ fn encode_error(err: serde_json::Error) -> sqlx::Error {
     sqlx::Error::Encode(Box::new(err))
 }
 
-pub async fn load_opportunity(
-    tx: &mut Tx,
-    tenant_id: &str,
-    generation: i64,
-    opportunity_id: &str,
-) -> Result<Option<OpportunityState>, sqlx::Error> {
-    let json: Option<String> = sqlx::query_scalar(
-        "SELECT state FROM opportunity_states
-         WHERE tenant_id = $1 AND generation = $2 AND opportunity_id = $3",
-    )
-    .bind(tenant_id)
-    .bind(generation)
-    .bind(opportunity_id)
-    .fetch_optional(&mut **tx)
-    .await?;
-    json.map(|j| {
-        serde_json::from_str(&j).map_err(|e| decode_error("opportunity", opportunity_id, e))
-    })
-    .transpose()
-}
-
 /// Rows per statement when loading or saving states: keeps every backend well within
 /// its bind-parameter limit.
 const ROWS_PER_STATEMENT: usize = 200;
@@ -60,6 +39,39 @@ pub async fn load_leads(
     load_many(tx, "lead", tenant_id, generation, lead_ids).await
 }
 
+/// Serialises the transactions that read-modify-write these states. Each stream has its
+/// own consumer (opportunities, leads, reminders, org), so two transactions can merge
+/// events of one opportunity at once; on PostgreSQL (read committed) both would read the
+/// same state and the later write would drop the other's change. A row lock cannot cover a
+/// state not yet stored, so the lock is a transaction-scoped advisory lock on the state's
+/// key, taken in sorted order so two transactions cannot deadlock on one kind of state.
+/// SQLite has one writer at a time and needs none.
+async fn lock(
+    tx: &mut Tx,
+    what: &str,
+    tenant_id: &str,
+    generation: i64,
+    ids: &[&str],
+) -> Result<(), sqlx::Error> {
+    if tx.backend_name() == "SQLite" {
+        return Ok(());
+    }
+    let mut sorted = ids.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    for id in sorted {
+        // Selecting through a subquery: the lock function returns `void`, which the Any
+        // driver cannot carry.
+        sqlx::query(
+            "SELECT 1 FROM (SELECT pg_advisory_xact_lock(hashtextextended($1, 0))) AS locked",
+        )
+        .bind(format!("analytics:{what}:{tenant_id}:{generation}:{id}"))
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
 async fn load_many<S: serde::de::DeserializeOwned>(
     tx: &mut Tx,
     what: &str,
@@ -67,6 +79,7 @@ async fn load_many<S: serde::de::DeserializeOwned>(
     generation: i64,
     ids: &[&str],
 ) -> Result<HashMap<String, S>, sqlx::Error> {
+    lock(tx, what, tenant_id, generation, ids).await?;
     let mut out = HashMap::with_capacity(ids.len());
     for chunk in ids.chunks(ROWS_PER_STATEMENT) {
         let mut params = Params::new(tx);
@@ -160,24 +173,6 @@ pub async fn open_opportunities_of(
     .bind(owner_rep_id)
     .fetch_all(&mut **tx)
     .await
-}
-
-pub async fn load_lead(
-    tx: &mut Tx,
-    tenant_id: &str,
-    generation: i64,
-    lead_id: &str,
-) -> Result<Option<LeadState>, sqlx::Error> {
-    let json: Option<String> = sqlx::query_scalar(
-        "SELECT state FROM lead_states WHERE tenant_id = $1 AND generation = $2 AND lead_id = $3",
-    )
-    .bind(tenant_id)
-    .bind(generation)
-    .bind(lead_id)
-    .fetch_optional(&mut **tx)
-    .await?;
-    json.map(|j| serde_json::from_str(&j).map_err(|e| decode_error("lead", lead_id, e)))
-        .transpose()
 }
 
 pub async fn save_lead(
