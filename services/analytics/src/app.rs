@@ -31,6 +31,12 @@ pub const MIGRATIONS: Migrations = Migrations {
             sqlite: include_str!("../migrations/sqlite/0002_states_and_rollups.sql"),
             postgres: include_str!("../migrations/postgres/0002_states_and_rollups.sql"),
         },
+        Migration {
+            version: 3,
+            name: "all-team totals in the rollups",
+            sqlite: include_str!("../migrations/sqlite/0003_all_team_totals.sql"),
+            postgres: include_str!("../migrations/postgres/0003_all_team_totals.sql"),
+        },
     ],
 };
 

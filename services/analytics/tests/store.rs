@@ -1,7 +1,7 @@
 //! The store contract, on SQLite and on PostgreSQL: the same SQL must behave the same.
 
 use shangji_analytics::MIGRATIONS;
-use shangji_analytics::domain::contribution::{dim, metric};
+use shangji_analytics::domain::contribution::{ALL_TEAMS, dim, metric};
 use shangji_analytics::domain::{
     Closing, LeadFacts, OpportunityFacts, Origin, Role, Scope, StagePosition, Touch,
 };
@@ -291,19 +291,24 @@ async fn rollups_do_not_depend_on_event_order(db: &Db) {
     assert!(reference.len() > 40, "{} rows", reference.len());
     assert_eq!(rows(db, 1).await, reference);
     assert_eq!(rows(db, 2).await, reference);
-    // Every opportunity counts once in the funnel of every dimension.
-    for d in [dim::ALL, dim::SOURCE, dim::INDUSTRY, dim::REGION, dim::REP] {
-        let n: i64 = reference
+    // Every opportunity counts once in the funnel of every dimension, in its team's
+    // rows and again in the all-teams totals (which the rep dimension does not have).
+    let funnel = |d: &str, totals: bool| -> i64 {
+        reference
             .iter()
-            .filter(|r| r.0 == metric::FUNNEL && r.1 == d)
+            .filter(|r| r.0 == metric::FUNNEL && r.1 == d && (r.3 == ALL_TEAMS) == totals)
             .map(|r| r.8)
-            .sum();
-        assert_eq!(n, 3, "dimension {d}");
+            .sum()
+    };
+    for d in [dim::ALL, dim::SOURCE, dim::INDUSTRY, dim::REGION, dim::REP] {
+        assert_eq!(funnel(d, false), 3, "dimension {d}");
+        let totals = if d == dim::REP { 0 } else { 3 };
+        assert_eq!(funnel(d, true), totals, "dimension {d}, all teams");
     }
     // Amounts are exact cents: o1 won at 500, o2 lost at 50.
     let outcome: Vec<(&str, i64, i64)> = reference
         .iter()
-        .filter(|r| r.0 == metric::OUTCOME && r.1 == dim::ALL)
+        .filter(|r| r.0 == metric::OUTCOME && r.1 == dim::ALL && r.3 != ALL_TEAMS)
         .map(|r| (r.5.as_str(), r.8, r.9))
         .collect();
     assert_eq!(outcome, vec![("lost", 1, 5_000), ("won", 1, 50_000)]);

@@ -48,6 +48,13 @@ pub mod dim {
     pub const REP: &str = "rep";
 }
 
+/// The `team` of the rows that total a dimension over every team. Reports for the
+/// whole tenant read them instead of summing each team's rows, so their cost does not
+/// grow with the number of teams; a manager's scope reads its own teams' rows. Team ids
+/// are `[A-Za-z0-9._-]`, so no team can be called this. The `rep` dimension has no
+/// totals: a rep belongs to one team, so its rows are not repeated per team.
+pub const ALL_TEAMS: &str = "*";
+
 /// One rollup row's identity (besides tenant).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct RollupKey {
@@ -112,21 +119,28 @@ impl Sink<'_> {
         amount_cents: i64,
     ) {
         for (dim, value) in dims {
-            let e = self
-                .out
-                .entry(RollupKey {
-                    metric,
-                    dim,
-                    dim_value: (*value).to_owned(),
-                    team: self.team.to_owned(),
-                    period,
-                    k1: k1.to_owned(),
-                    k2,
-                    k3: k3.to_owned(),
-                })
-                .or_default();
-            e.count += count;
-            e.amount_cents += amount_cents;
+            let teams: &[&str] = if *dim == dim::REP {
+                &[self.team]
+            } else {
+                &[self.team, ALL_TEAMS]
+            };
+            for team in teams {
+                let e = self
+                    .out
+                    .entry(RollupKey {
+                        metric,
+                        dim,
+                        dim_value: (*value).to_owned(),
+                        team: (*team).to_owned(),
+                        period,
+                        k1: k1.to_owned(),
+                        k2,
+                        k3: k3.to_owned(),
+                    })
+                    .or_default();
+                e.count += count;
+                e.amount_cents += amount_cents;
+            }
         }
     }
 }
@@ -358,7 +372,7 @@ mod tests {
 
     fn key_count(c: &Contributions, metric: &str, dim: &str) -> i64 {
         c.iter()
-            .filter(|(k, _)| k.metric == metric && k.dim == dim)
+            .filter(|(k, _)| k.metric == metric && k.dim == dim && k.team != ALL_TEAMS)
             .map(|(_, m)| m.count)
             .sum()
     }
@@ -392,11 +406,17 @@ mod tests {
             ..Default::default()
         });
         let d = delta(&before, &of_opportunity(&moved));
-        // Funnel: one row out, one in, for each of the five dimensions.
+        // Funnel: one row out, one in, for each of the five dimensions, and for the
+        // all-teams totals of the four that have them.
         assert_eq!(
             d.iter().filter(|(k, _)| k.metric == metric::FUNNEL).count(),
-            10
+            18
         );
+        assert!(
+            d.keys()
+                .any(|k| k.team == ALL_TEAMS && k.dim == dim::SOURCE)
+        );
+        assert!(!d.keys().any(|k| k.team == ALL_TEAMS && k.dim == dim::REP));
         assert_eq!(key_count(&d, metric::FUNNEL, dim::ALL), 0);
         // The time in `lead` became known.
         assert_eq!(key_count(&d, metric::STAGE_CYCLE, dim::ALL), 1);

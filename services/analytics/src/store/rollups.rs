@@ -4,7 +4,7 @@ use shangji_platform::{Db, Tx};
 
 use super::generations::LIVE_GENERATION_SQL;
 use crate::domain::Scope;
-use crate::domain::contribution::{Contributions, dim};
+use crate::domain::contribution::{ALL_TEAMS, Contributions, dim};
 use shangji_platform::db::Params;
 
 /// Columns of one rollup row's key and measures, as bound.
@@ -120,12 +120,21 @@ pub async fn sum(
     if query.scope.rep.is_some() {
         sql.push_str(&format!(" AND dim_value = {}", next()));
     }
-    if let Some(teams) = &query.scope.teams {
-        if teams.is_empty() {
-            return Ok(Vec::new());
+    match &query.scope.teams {
+        Some(teams) => {
+            if teams.is_empty() {
+                return Ok(Vec::new());
+            }
+            let params: Vec<String> = teams.iter().map(|_| next()).collect();
+            sql.push_str(&format!(" AND team IN ({})", params.join(", ")));
         }
-        let params: Vec<String> = teams.iter().map(|_| next()).collect();
-        sql.push_str(&format!(" AND team IN ({})", params.join(", ")));
+        // The whole tenant: the all-teams totals, unless the report is per team (the
+        // rep dimension has no totals).
+        None if dim_read == dim::REP => {}
+        None if query.group == Group::Team => {
+            sql.push_str(&format!(" AND team <> '{ALL_TEAMS}'"));
+        }
+        None => sql.push_str(&format!(" AND team = '{ALL_TEAMS}'")),
     }
     if query.from_period.is_some() {
         sql.push_str(&format!(" AND period >= {}", next()));
