@@ -3,12 +3,18 @@
 //! code applies events during a rebuild (see `rebuild`).
 
 mod changes;
+mod gather;
 pub mod rebuild;
 
 pub use changes::{Change, change_of};
 pub use rebuild::{RebuildError, RebuildOutcome, rebuild_tenant};
 
+use std::collections::HashMap;
+
 use shangji_platform::Tx;
+use tracing::Instrument as _;
+
+use gather::Gathered;
 use shangji_platform::bus::{Handler, HandlerError, IncomingEvent};
 
 use crate::store::{generations, org, projection, states};
@@ -19,13 +25,32 @@ pub struct ReadModelEvents;
 
 impl Handler for ReadModelEvents {
     async fn handle(&self, tx: &mut Tx, event: &IncomingEvent) -> Result<(), HandlerError> {
+        apply_events(tx, &[event]).await
+    }
+
+    async fn handle_batch(
+        &self,
+        tx: &mut Tx,
+        events: &[&IncomingEvent],
+    ) -> Result<(), HandlerError> {
+        apply_events(tx, events).await
+    }
+}
+
+/// Applies a batch of live events: org changes at once, opportunity and lead changes
+/// gathered and written once per state (see [`gather`]).
+async fn apply_events(tx: &mut Tx, events: &[&IncomingEvent]) -> Result<(), HandlerError> {
+    let mut gathered = Gathered::default();
+    // Read once per tenant: the batch is one transaction, applied as of its start.
+    let mut targets: HashMap<&str, generations::Targets> = HashMap::new();
+    for event in events {
         let tenant = event.tenant_id();
         if tenant.is_empty() {
             return Err(changes::reject("the envelope names no tenant"));
         }
-        let change = change_of(tx, event).await?;
+        let change = change_of(tx, event).instrument(event.span.clone()).await?;
         match &change {
-            Change::Nothing => return Ok(()),
+            Change::Nothing => continue,
             Change::Team(t) => {
                 let record = org::TeamRecord {
                     team_id: &t.team_id,
@@ -35,7 +60,7 @@ impl Handler for ReadModelEvents {
                     version: i64::try_from(t.version).unwrap_or(i64::MAX),
                 };
                 org::upsert_team(tx, tenant, &record).await?;
-                return Ok(());
+                continue;
             }
             Change::Rep(r) => {
                 let record = org::RepRecord {
@@ -46,26 +71,46 @@ impl Handler for ReadModelEvents {
                     version: i64::try_from(r.version).unwrap_or(i64::MAX),
                 };
                 org::upsert_rep(tx, tenant, &record).await?;
-                return Ok(());
+                continue;
             }
             _ => {}
         }
+        let target = match targets.get(tenant) {
+            Some(target) => *target,
+            None => {
+                let target = generations::targets(tx, tenant).await?;
+                targets.insert(tenant, target);
+                target
+            }
+        };
         // The inbox guards the live generation; a generation being rebuilt keeps its own
         // record, because the rebuild replays the same events.
-        let targets = generations::targets(tx, tenant).await?;
-        apply(tx, tenant, targets.live, &change).await?;
-        if let Some(building) = targets.building
-            && generations::first_application(tx, tenant, building, event.event_id()).await?
-        {
-            apply(tx, tenant, building, &change).await?;
+        let building = match target.building {
+            Some(b) if generations::first_application(tx, tenant, b, event.event_id()).await? => {
+                Some(b)
+            }
+            _ => None,
+        };
+        if matches!(change, Change::Transfer { .. }) {
+            gathered.flush(tx).await?;
+            apply(tx, tenant, target.live, &change).await?;
+            if let Some(b) = building {
+                apply(tx, tenant, b, &change).await?;
+            }
+        } else {
+            if let Some(b) = building {
+                gathered.push(tenant, b, change.clone());
+            }
+            gathered.push(tenant, target.live, change);
         }
         tracing::debug!(
             tenant,
             event_type = event.event_type(),
             "read models updated"
         );
-        Ok(())
     }
+    gathered.flush(tx).await?;
+    Ok(())
 }
 
 /// Applies one change to one generation.

@@ -14,8 +14,9 @@ use shangji_contracts::time::now_millis;
 use shangji_platform::bus::{HandlerError, IncomingEvent};
 use shangji_platform::{Db, Tx};
 
+use super::gather::Gathered;
 use super::{Change, apply, change_of};
-use crate::store::{generations, projection};
+use crate::store::generations;
 
 /// Streams whose events feed the rebuilt read models (the org replica is not
 /// generational: it is kept by version and survives rebuilds).
@@ -139,6 +140,8 @@ async fn replay(
                     subject: message.subject.to_string(),
                     delivered: 1,
                     stream_sequence: seq,
+                    // Replays are traced as the rebuild, not per event.
+                    span: tracing::Span::none(),
                 });
             }
             let done = seq >= last;
@@ -179,7 +182,7 @@ async fn apply_batch(
 ) -> anyhow::Result<u64> {
     let mut tx = db.begin().await?;
     let mut applied = 0;
-    let mut gathered: Vec<Change> = Vec::new();
+    let mut gathered = Gathered::default();
     for event in batch {
         if !generations::first_application(&mut tx, tenant, generation, event.event_id()).await? {
             continue;
@@ -195,40 +198,15 @@ async fn apply_batch(
         };
         match change {
             Change::Team(_) | Change::Rep(_) | Change::Nothing => continue,
-            Change::Opportunity(..) | Change::Lead(..) => gathered.push(change),
+            Change::Opportunity(..) | Change::Lead(..) => gathered.push(tenant, generation, change),
             Change::Transfer { .. } => {
-                write_gathered(&mut tx, tenant, generation, &gathered).await?;
-                gathered.clear();
+                gathered.flush(&mut tx).await?;
                 apply(&mut tx, tenant, generation, &change).await?;
             }
         }
         applied += 1;
     }
-    write_gathered(&mut tx, tenant, generation, &gathered).await?;
+    gathered.flush(&mut tx).await?;
     tx.commit().await?;
     Ok(applied)
-}
-
-async fn write_gathered(
-    tx: &mut Tx,
-    tenant: &str,
-    generation: i64,
-    changes: &[Change],
-) -> Result<(), sqlx::Error> {
-    let mut opportunities = Vec::new();
-    let mut leads = Vec::new();
-    for change in changes {
-        match change {
-            Change::Opportunity(id, facts) => opportunities.push((id.as_str(), facts)),
-            Change::Lead(id, facts) => leads.push((id.as_str(), facts)),
-            _ => {}
-        }
-    }
-    if !opportunities.is_empty() {
-        projection::apply_opportunities(tx, tenant, generation, &opportunities).await?;
-    }
-    if !leads.is_empty() {
-        projection::apply_leads(tx, tenant, generation, &leads).await?;
-    }
-    Ok(())
 }

@@ -76,13 +76,33 @@ impl From<sqlx::Error> for HandlerError {
     }
 }
 
-/// Applies one event inside the consumer's transaction.
+/// Applies events inside the consumer's transaction.
 pub trait Handler: Send + Sync + 'static {
     fn handle<'a>(
         &'a self,
         tx: &'a mut Tx,
         event: &'a IncomingEvent,
     ) -> impl Future<Output = Result<(), HandlerError>> + Send + 'a;
+
+    /// Applies a batch of events, none seen before, in delivery order and in one
+    /// transaction; any error fails the whole batch (the consumer then retries each
+    /// event alone). The default hands them to [`Handler::handle`] one by one; a
+    /// handler that can merge work across events (analytics writes each state and
+    /// rollup row once per batch) does it here.
+    fn handle_batch<'a>(
+        &'a self,
+        tx: &'a mut Tx,
+        events: &'a [&'a IncomingEvent],
+    ) -> impl Future<Output = Result<(), HandlerError>> + Send + 'a {
+        async move {
+            for event in events {
+                self.handle(tx, event)
+                    .instrument(event.span.clone())
+                    .await?;
+            }
+            Ok(())
+        }
+    }
 }
 
 /// A message pulled from JetStream, decoded as far as we could.
@@ -222,19 +242,13 @@ fn parse(message: jetstream::Message, spec: &ConsumerSpec) -> Delivery {
             .increment(1);
     }
     let subject = message.subject.to_string();
-    let event = Envelope::decode(message.payload.as_ref())
-        .map_err(|e| format!("undecodable envelope on {subject}: {e}"))
-        .map(|envelope| IncomingEvent {
-            envelope,
-            subject: subject.clone(),
-            delivered,
-            stream_sequence,
-        });
-    let (event_type, event_id, tenant) = match &event {
+    let envelope = Envelope::decode(message.payload.as_ref())
+        .map_err(|e| format!("undecodable envelope on {subject}: {e}"));
+    let (event_type, event_id, tenant) = match &envelope {
         Ok(e) => (
-            e.envelope.event_type.clone(),
-            e.envelope.event_id.clone(),
-            e.envelope.tenant_id.clone(),
+            e.event_type.clone(),
+            e.event_id.clone(),
+            e.tenant_id.clone(),
         ),
         Err(_) => (String::new(), String::new(), String::new()),
     };
@@ -252,6 +266,13 @@ fn parse(message: jetstream::Message, spec: &ConsumerSpec) -> Delivery {
     if let Some(headers) = message.headers.as_ref() {
         set_remote_parent(&span, &NatsHeaderExtractor(headers));
     }
+    let event = envelope.map(|envelope| IncomingEvent {
+        envelope,
+        subject,
+        delivered,
+        stream_sequence,
+        span: span.clone(),
+    });
     Delivery {
         message,
         event,
@@ -315,17 +336,18 @@ async fn apply_all<H: Handler>(
     // The events this consumer has not handled before; the rest are redeliveries.
     let mut first_seen = record_in_inbox(&mut tx, &spec.durable, &events).await?;
     let mut outcomes = Vec::with_capacity(deliveries.len());
-    for (delivery, event) in deliveries.iter().zip(events) {
+    let mut fresh = Vec::with_capacity(events.len());
+    for event in events {
         // `remove`: a message delivered twice within one batch is applied once.
-        if !first_seen.remove(event.event_id()) {
+        if first_seen.remove(event.event_id()) {
+            fresh.push(event);
+            outcomes.push(Outcome::Applied);
+        } else {
             outcomes.push(Outcome::Duplicate);
-            continue;
         }
-        handler
-            .handle(&mut tx, event)
-            .instrument(delivery.span.clone())
-            .await?;
-        outcomes.push(Outcome::Applied);
+    }
+    if !fresh.is_empty() {
+        handler.handle_batch(&mut tx, &fresh).await?;
     }
     tx.commit().await?;
     Ok(outcomes)

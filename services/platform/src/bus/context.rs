@@ -37,6 +37,9 @@ pub struct IncomingEvent {
     /// How many times JetStream has delivered this message (1 the first time).
     pub delivered: i64,
     pub stream_sequence: u64,
+    /// The consumer span of this delivery (a child of the publisher's trace). A handler
+    /// that works on a whole batch instruments each event's part with it.
+    pub span: tracing::Span,
 }
 
 impl IncomingEvent {
