@@ -13,7 +13,10 @@ use tonic::server::NamedService;
 use tonic::service::Routes;
 
 use crate::api::ReminderApi;
-use crate::bus::{CONSUMED_EVENTS, ORG_EVENTS, OpportunityEvents, OrgEvents};
+use crate::bus::{
+    CONSUMED_EVENTS, LEAD_EVENTS, LeadEvents, ORG_CONSUMER, ORG_EVENTS, OpportunityEvents,
+    OrgEvents,
+};
 use crate::config::RemindersConfig;
 use crate::{delivery, timer};
 
@@ -44,6 +47,12 @@ pub const MIGRATIONS: Migrations = Migrations {
             sqlite: include_str!("../migrations/sqlite/0004_webhooks.sql"),
             postgres: include_str!("../migrations/postgres/0004_webhooks.sql"),
         },
+        Migration {
+            version: 5,
+            name: "first contact per lead, roles for data permissions",
+            sqlite: include_str!("../migrations/sqlite/0005_lead_first_contact.sql"),
+            postgres: include_str!("../migrations/postgres/0005_lead_first_contact.sql"),
+        },
     ],
 };
 
@@ -66,8 +75,12 @@ async fn build(rt: Runtime, config: RemindersConfig) -> anyhow::Result<ServicePa
         ConsumerSpec::new(SPEC.name, Domain::Opportunity, CONSUMED_EVENTS),
         Arc::new(OpportunityEvents::new(config.first_contact_hours)),
     );
+    let leads = rt.spawn_consumer(
+        ConsumerSpec::new(SPEC.name, Domain::Lead, LEAD_EVENTS),
+        Arc::new(LeadEvents::new(config.first_contact_hours)),
+    );
     let org = rt.spawn_consumer(
-        ConsumerSpec::new(SPEC.name, Domain::Org, ORG_EVENTS),
+        ConsumerSpec::new(ORG_CONSUMER, Domain::Org, ORG_EVENTS),
         Arc::new(OrgEvents),
     );
     let sender = tokio::spawn(delivery::run(
@@ -79,6 +92,6 @@ async fn build(rt: Runtime, config: RemindersConfig) -> anyhow::Result<ServicePa
     Ok(ServiceParts {
         routes: Routes::new(ReminderServiceServer::with_interceptor(api, require_tenant)),
         service_names: vec![<ReminderServiceServer<ReminderApi> as NamedService>::NAME],
-        tasks: vec![consumer, org, timer, sender],
+        tasks: vec![consumer, leads, org, timer, sender],
     })
 }

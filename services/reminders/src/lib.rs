@@ -1,13 +1,14 @@
-//! shangji-reminders: timers that make sure every opportunity has a next step.
+//! shangji-reminders: timers that make sure every lead and opportunity has a next step.
 //!
-//! An opportunity that opens gets a "first contact due" reminder for its owner; a
-//! logged activity completes it and may schedule a follow-up; a change of owner moves
-//! the reminders, closing the opportunity cancels them. A timer fires reminders that
-//! fell due (publishing `reminder.due`), and `ListDue` shows a rep what needs doing.
+//! An assigned lead (and an opportunity opened without one) gets a "first contact due"
+//! reminder for its owner; a logged activity on its opportunity completes it and may
+//! schedule a follow-up; a change of owner moves the reminders, closing the opportunity
+//! cancels them. A timer fires reminders that fell due (publishing `reminder.due`), and
+//! `ListDue` shows a rep what needs doing, within what the caller may see.
 //!
 //! - [`domain`]: the rules, pure.
 //! - [`store`]: reminders and what is known about each opportunity, in SQL.
-//! - [`bus`]: the opportunity event handler.
+//! - [`bus`]: the opportunity, lead and org event handlers.
 //! - [`timer`]: fires due reminders and takes the steps of their escalation ladders.
 //! - [`delivery`]: sends reminders to the tenant's webhooks.
 //! - [`api`]: the `ReminderService` gRPC service.

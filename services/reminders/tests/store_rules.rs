@@ -455,6 +455,16 @@ async fn outbox(db: &Db) -> Vec<(String, Vec<u8>)> {
         .collect()
 }
 
+fn rep<'a>(rep_id: &'a str, team_id: &'a str, role: &'a str) -> store::org::RepUpsert<'a> {
+    store::org::RepUpsert {
+        rep_id,
+        team_id,
+        role,
+        status: "active",
+        version: 1,
+    }
+}
+
 async fn org(db: &Db) {
     let mut tx = db.begin().await.expect("begin");
     store::org::upsert_team(&mut tx, "t1", "east", "", "vp", 1)
@@ -467,10 +477,10 @@ async fn org(db: &Db) {
     store::org::upsert_team(&mut tx, "t1", "sales", "east", "old_boss", 1)
         .await
         .expect("team");
-    store::org::upsert_rep(&mut tx, "t1", "rep_a", "sales", 1)
+    store::org::upsert_rep(&mut tx, "t1", &rep("rep_a", "sales", "rep"))
         .await
         .expect("rep");
-    store::org::upsert_rep(&mut tx, "t1", "boss", "sales", 1)
+    store::org::upsert_rep(&mut tx, "t1", &rep("boss", "sales", "manager"))
         .await
         .expect("rep");
     assert_eq!(

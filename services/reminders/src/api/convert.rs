@@ -25,6 +25,7 @@ pub fn reminder_to_proto(row: &ReminderRow) -> pb::Reminder {
         created_at: Some(from_millis(row.created_at)),
         escalation_step: row.escalation_step,
         policy_id: row.policy_id.clone(),
+        lead_id: row.lead_id.clone(),
     }
 }
 

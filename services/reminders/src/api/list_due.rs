@@ -1,10 +1,14 @@
-//! `ListDue`: what a rep (or the whole tenant) must do now or soon.
+//! `ListDue`: what a rep (or the whole tenant) must do now or soon, within what the
+//! caller may see. An owner filter naming someone the caller may not see gives an empty
+//! list, as the pipeline's owner filter does: the filter narrows what is visible, it
+//! never widens it, and the answer does not tell whether that rep has reminders.
 
 use shangji_contracts::reminders::{ListDueRequest, ListDueResponse};
 use shangji_contracts::time::now_millis;
 use shangji_platform::Db;
 use shangji_platform::grpc::{ApiError, RequestContext};
 
+use super::access;
 use super::convert::reminder_to_proto;
 use crate::domain::{due_horizon, list_limit};
 use crate::store;
@@ -30,10 +34,18 @@ pub async fn list_due(
         ));
     }
     let owner = (!owner.is_empty()).then_some(owner);
-    let rows = store::reminders::list_open_due_by(
+    let viewer = {
+        let mut conn = db.reader().acquire().await?;
+        access::viewer(&mut conn, ctx).await?
+    };
+    let Some(scope) = access::scope(viewer) else {
+        return Ok(ListDueResponse::default());
+    };
+    let rows = store::visible::list_open_due(
         db,
         &ctx.tenant_id,
         owner,
+        scope.as_ref(),
         due_by,
         list_limit(req.limit),
     )

@@ -1,6 +1,7 @@
 //! The `shangji.reminders.v1.ReminderService` gRPC service: one file per concern, this
 //! one routes the RPCs.
 
+mod access;
 mod calendar;
 mod convert;
 mod list_due;

@@ -7,6 +7,7 @@ use shangji_contracts::time::{now_millis, to_millis};
 use shangji_platform::Db;
 use shangji_platform::grpc::{ApiError, FieldViolation, RequestContext};
 
+use super::access;
 use super::convert::reminder_to_proto;
 use crate::domain::{MILLIS_PER_DAY, ReminderState};
 use crate::store::{self, ReminderRow};
@@ -47,7 +48,7 @@ async fn reload(
 ) -> Result<ReminderRow, ApiError> {
     store::reminders::get(tx, &ctx.tenant_id, reminder_id)
         .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no reminder {reminder_id}")))
+        .ok_or_else(|| access::not_found(reminder_id))
 }
 
 pub async fn snooze(
@@ -75,6 +76,8 @@ pub async fn snooze(
     if !violations.is_empty() {
         return Err(ApiError::invalid(violations));
     }
+    // Before the replay: a key does not open someone else's reminder.
+    access::require_visible(&mut *db.reader().acquire().await?, ctx, reminder_id).await?;
     if let Some(earlier) = call.replay(db).await? {
         return Ok(earlier);
     }
@@ -106,6 +109,8 @@ pub async fn acknowledge(
     if !violations.is_empty() {
         return Err(ApiError::invalid(violations));
     }
+    // Before the replay: a key does not open someone else's reminder.
+    access::require_visible(&mut *db.reader().acquire().await?, ctx, reminder_id).await?;
     if let Some(earlier) = call.replay(db).await? {
         return Ok(earlier);
     }

@@ -1,8 +1,10 @@
-//! Event handlers: what opportunity and org events do to reminders.
+//! Event handlers: what opportunity, lead and org events do to reminders.
 
+mod lead_events;
 mod opportunity_events;
 mod org_events;
 mod rule_clocks;
 
+pub use lead_events::{LEAD_EVENTS, LeadEvents};
 pub use opportunity_events::{CONSUMED_EVENTS, OpportunityEvents};
-pub use org_events::{ORG_EVENTS, OrgEvents};
+pub use org_events::{ORG_CONSUMER, ORG_EVENTS, OrgEvents};

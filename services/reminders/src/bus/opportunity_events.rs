@@ -125,11 +125,12 @@ impl OpportunityEvents {
             now,
         )
         .await?;
+        let opportunity_id = e.opportunity_id.as_str();
+        link_opening_lead(tx, tenant_id, opportunity_id, &e.lead_id, now).await?;
         if facts.closed {
             tracing::info!(tenant_id, opportunity_id = %e.opportunity_id, "opportunity already closed; no first-contact reminder");
             return Ok(());
         }
-        let opportunity_id = e.opportunity_id.as_str();
         store::opportunities::record_customer_and_team(
             tx,
             tenant_id,
@@ -172,7 +173,7 @@ impl OpportunityEvents {
         }
         let reminder_id = new_id("rem");
         let message = first_contact_message(&e.name, &e.opportunity_id, &e.lead_id);
-        let created = store::reminders::insert(
+        let created = store::first_contact::insert(
             tx,
             &NewReminder {
                 tenant_id,
@@ -194,6 +195,7 @@ impl OpportunityEvents {
                 policy_version: policy.version,
                 now,
             },
+            &e.lead_id,
         )
         .await?;
         if created {
@@ -205,6 +207,10 @@ impl OpportunityEvents {
         // An owner change seen before `created` may have left the facts newer than this event.
         store::reminders::reassign_open(tx, tenant_id, &e.opportunity_id, &facts.owner_rep_id, now)
             .await?;
+        if facts.last_activity_at.is_some() {
+            // A contact came before `created`, after the lead's reminder was scheduled.
+            store::reminders::complete_first_contact(tx, tenant_id, opportunity_id, now).await?;
+        }
         Ok(())
     }
 
@@ -394,6 +400,29 @@ impl OpportunityEvents {
         event: &IncomingEvent,
         e: OpportunityActivityLogged,
     ) -> Result<(), HandlerError> {
+        if !e.lead_id.is_empty() && !e.opportunity_id.is_empty() {
+            // A touchpoint: a new lead attached to this open opportunity, and the lead's
+            // first contact is done by this opportunity's activities from now on.
+            let now = now_millis();
+            let tenant_id = event.tenant_id();
+            store::leads::link_opportunity(
+                tx,
+                tenant_id,
+                &e.lead_id,
+                &e.opportunity_id,
+                false,
+                now,
+            )
+            .await?;
+            store::first_contact::link_to_opportunity(
+                tx,
+                tenant_id,
+                &e.lead_id,
+                &e.opportunity_id,
+                now,
+            )
+            .await?;
+        }
         activity_logged(tx, event, &e).await?;
         let tenant_id = event.tenant_id();
         let opportunity_id = e.opportunity_id.as_str();
@@ -458,7 +487,9 @@ async fn activity_logged(
     if effects.completes_first_contact {
         let completed =
             store::reminders::complete_first_contact(tx, tenant_id, opportunity_id, now).await?;
-        if completed == 0 {
+        if completed == 0
+            && !store::first_contact::exists_for_opportunity(tx, tenant_id, opportunity_id).await?
+        {
             // The activity came before `created` (or `created` never reached us): record
             // the first contact as done, so a late `created` finds it and adds nothing.
             let reminder_id = new_id("rem");
@@ -523,6 +554,25 @@ async fn activity_logged(
             "follow-up reminder scheduled"
         );
     }
+    Ok(())
+}
+
+/// `opportunity.created` names the lead that opened it: the lead's reminder (when
+/// `lead.assigned` came first) now belongs to the opportunity, and a first contact
+/// recorded before `created` without a lead becomes the lead's.
+async fn link_opening_lead(
+    tx: &mut Tx,
+    tenant_id: &str,
+    opportunity_id: &str,
+    lead_id: &str,
+    now: i64,
+) -> Result<(), HandlerError> {
+    if lead_id.is_empty() {
+        return Ok(());
+    }
+    store::leads::link_opportunity(tx, tenant_id, lead_id, opportunity_id, true, now).await?;
+    store::first_contact::link_to_opportunity(tx, tenant_id, lead_id, opportunity_id, now).await?;
+    store::first_contact::adopt_lead_less(tx, tenant_id, opportunity_id, lead_id, now).await?;
     Ok(())
 }
 

@@ -1,6 +1,6 @@
-//! Org events -> the local replica of teams and reps (to find whom an escalation step
-//! that notifies the manager reaches). Versioned upserts make redelivery and reordering
-//! harmless.
+//! Org events -> the local replica of teams and reps: whom an escalation step that
+//! notifies the manager reaches, and who may see whose reminders (roles, status).
+//! Versioned upserts make redelivery and reordering harmless.
 
 use shangji_contracts::events::Event;
 use shangji_contracts::events::org::{RepUpserted, TeamUpserted};
@@ -11,6 +11,11 @@ use crate::store;
 
 /// The org events this handler uses (the consumer's filter).
 pub const ORG_EVENTS: &[&str] = &["team_upserted", "rep_upserted"];
+
+/// The org consumer's durable name. Not the service name: migration 0005 added roles to
+/// the replica, and a consumer under a new name reads the org stream from its start
+/// again to fill them in.
+pub const ORG_CONSUMER: &str = "reminders-org";
 
 #[derive(Clone, Copy, Debug, Default)]
 pub struct OrgEvents;
@@ -40,7 +45,14 @@ impl Handler for OrgEvents {
             if e.rep_id.is_empty() {
                 return Err(reject("rep_upserted names no rep_id"));
             }
-            store::org::upsert_rep(tx, tenant_id, &e.rep_id, &e.team_id, e.version).await?;
+            let rep = store::org::RepUpsert {
+                rep_id: &e.rep_id,
+                team_id: &e.team_id,
+                role: &e.role,
+                status: &e.status,
+                version: e.version,
+            };
+            store::org::upsert_rep(tx, tenant_id, &rep).await?;
         }
         Ok(())
     }

@@ -1,5 +1,6 @@
 //! The reminder rules, free of gRPC, NATS and SQL.
 
+pub mod access;
 mod activity;
 mod calendar;
 mod due;
@@ -15,7 +16,8 @@ pub use policy::{
     EscalationAction, EscalationStep, Policy, PolicyRules, PolicyViolation, validate_policy,
 };
 pub use reminder::{
-    ReminderKind, ReminderState, first_contact_message, follow_up_message, rule_message,
+    ReminderKind, ReminderState, first_contact_message, follow_up_message,
+    lead_first_contact_message, rule_message,
 };
 pub use rules::{
     MILLIS_PER_DAY, close_overdue_due_at, first_contact_due_at, next_fire_at, no_activity_due_at,

@@ -76,6 +76,20 @@ impl ReminderState {
 
 /// "first contact due for opportunity <name> (lead <lead_id>)"; the id stands in for a
 /// missing name, and the lead part is left out when no lead is known.
+/// The message of a lead's first-contact reminder before its opportunity is known
+/// (a lead for a known customer, claimed from the pool, or handed over).
+pub fn lead_first_contact_message(lead_id: &str, contact_name: &str, company: &str) -> String {
+    let who: Vec<&str> = [contact_name.trim(), company.trim()]
+        .into_iter()
+        .filter(|s| !s.is_empty())
+        .collect();
+    if who.is_empty() {
+        format!("first contact due for lead {lead_id}")
+    } else {
+        format!("first contact due for lead {lead_id} ({})", who.join(", "))
+    }
+}
+
 pub fn first_contact_message(
     opportunity_name: &str,
     opportunity_id: &str,

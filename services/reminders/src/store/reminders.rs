@@ -27,10 +27,12 @@ pub struct ReminderRow {
     pub ladder_from: i64,
     /// When the timer next acts on it; None once nothing is left to do.
     pub next_fire_at: Option<i64>,
+    /// The lead a first-contact reminder is for ('' when only the opportunity is known).
+    pub lead_id: String,
 }
 
 #[derive(sqlx::FromRow)]
-struct RawRow {
+pub(super) struct RawRow {
     tenant_id: String,
     reminder_id: String,
     opportunity_id: String,
@@ -47,11 +49,12 @@ struct RawRow {
     escalation_step: i64,
     ladder_from: i64,
     next_fire_at: Option<i64>,
+    lead_id: String,
 }
 
-const COLUMNS: &str = "tenant_id, reminder_id, opportunity_id, owner_rep_id, kind, due_at, state, \
+pub(super) const COLUMNS: &str = "tenant_id, reminder_id, opportunity_id, owner_rep_id, kind, due_at, state, \
                        message, created_at, updated_at, fired_at, policy_id, policy_version, \
-                       escalation_step, ladder_from, next_fire_at";
+                       escalation_step, ladder_from, next_fire_at, lead_id";
 
 impl TryFrom<RawRow> for ReminderRow {
     type Error = sqlx::Error;
@@ -84,11 +87,12 @@ impl TryFrom<RawRow> for ReminderRow {
             policy_id: raw.policy_id,
             ladder_from: raw.ladder_from,
             next_fire_at: raw.next_fire_at,
+            lead_id: raw.lead_id,
         })
     }
 }
 
-fn rows(raw: Vec<RawRow>) -> Result<Vec<ReminderRow>, sqlx::Error> {
+pub(super) fn rows(raw: Vec<RawRow>) -> Result<Vec<ReminderRow>, sqlx::Error> {
     raw.into_iter().map(ReminderRow::try_from).collect()
 }
 
@@ -110,7 +114,7 @@ pub struct NewReminder<'a> {
 
 impl NewReminder<'_> {
     /// A pending reminder is the timer's business at its due time.
-    fn next_fire_at(&self) -> Option<i64> {
+    pub(super) fn next_fire_at(&self) -> Option<i64> {
         (self.state == ReminderState::Pending).then_some(self.due_at)
     }
 }
@@ -346,7 +350,7 @@ pub async fn restart_ladder(
 }
 
 /// Open (pending or fired) reminders of the tenant due by `due_by`, oldest due first,
-/// optionally only `owner_rep_id`'s.
+/// optionally only `owner_rep_id`'s, regardless of who asks (see [`super::visible`]).
 pub async fn list_open_due_by(
     db: &Db,
     tenant_id: &str,
@@ -354,37 +358,7 @@ pub async fn list_open_due_by(
     due_by: i64,
     limit: u32,
 ) -> Result<Vec<ReminderRow>, sqlx::Error> {
-    // Two fixed statements rather than `($2 = '' OR owner = $2)`, so each can use its index.
-    let raw: Vec<RawRow> = match owner_rep_id {
-        Some(owner) => {
-            let sql = format!(
-                "SELECT {COLUMNS} FROM reminders
-                 WHERE tenant_id = $1 AND owner_rep_id = $2 AND state IN ('pending', 'fired') AND due_at <= $3
-                 ORDER BY due_at, reminder_id LIMIT $4"
-            );
-            sqlx::query_as(sqlx::AssertSqlSafe(sql))
-                .bind(tenant_id)
-                .bind(owner)
-                .bind(due_by)
-                .bind(i64::from(limit))
-                .fetch_all(db.reader())
-                .await?
-        }
-        None => {
-            let sql = format!(
-                "SELECT {COLUMNS} FROM reminders
-                 WHERE tenant_id = $1 AND state IN ('pending', 'fired') AND due_at <= $2
-                 ORDER BY due_at, reminder_id LIMIT $3"
-            );
-            sqlx::query_as(sqlx::AssertSqlSafe(sql))
-                .bind(tenant_id)
-                .bind(due_by)
-                .bind(i64::from(limit))
-                .fetch_all(db.reader())
-                .await?
-        }
-    };
-    rows(raw)
+    super::visible::list_open_due(db, tenant_id, owner_rep_id, None, due_by, limit).await
 }
 
 /// Every reminder of one opportunity, oldest first (for tests and diagnostics).

@@ -11,6 +11,7 @@ use async_nats::jetstream;
 use shangji_contracts::events::{Domain, Envelope, Event};
 use shangji_contracts::reminders::reminder_service_client::ReminderServiceClient;
 use shangji_platform::{Db, RunningService, Settings};
+use shangji_reminders::bus::ORG_CONSUMER;
 use shangji_reminders::{MIGRATIONS, RemindersConfig, SPEC};
 use shangji_testkit::{NatsServer, Postgres, events};
 use tonic::transport::Channel;
@@ -27,13 +28,39 @@ pub struct Harness {
     pub grpc: ReminderServiceClient<Channel>,
     settings: Settings,
     _data: tempfile::TempDir,
+    // Declared last: the service stops before its database server does.
+    _postgres: Option<Postgres>,
+}
+
+/// Which database a service test runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
 }
 
 impl Harness {
     pub async fn start(config: RemindersConfig) -> Harness {
+        Harness::start_on(Backend::Sqlite, config).await
+    }
+
+    /// The service on `backend` (PostgreSQL: a real server started for this test).
+    pub async fn start_on(backend: Backend, config: RemindersConfig) -> Harness {
         let nats = NatsServer::start().await.expect("nats-server starts");
         let data = tempfile::tempdir().expect("temp dir");
         let mut settings: Settings = SPEC.default_settings();
+        let postgres = match backend {
+            Backend::Sqlite => None,
+            Backend::Postgres => {
+                let pg = Postgres::start().await.expect("postgres starts");
+                settings.database_url = Some(
+                    pg.create_database("reminders")
+                        .await
+                        .expect("create database"),
+                );
+                Some(pg)
+            }
+        };
         settings.listen_addr = "127.0.0.1:0".parse().expect("address");
         settings.metrics_addr = None;
         settings.data_dir = data.path().to_path_buf();
@@ -57,6 +84,7 @@ impl Harness {
             grpc,
             settings,
             _data: data,
+            _postgres: postgres,
         }
     }
 
@@ -100,7 +128,11 @@ impl Harness {
 
     /// Waits until the service's consumer on `domain` has acked everything up to `seq`.
     pub async fn consumed(&self, domain: Domain, seq: u64) {
-        events::wait_until_acked(&self.js, domain, SPEC.name, seq, WAIT)
+        let durable = match domain {
+            Domain::Org => ORG_CONSUMER,
+            _ => SPEC.name,
+        };
+        events::wait_until_acked(&self.js, domain, durable, seq, WAIT)
             .await
             .expect("event consumed");
     }
@@ -123,6 +155,15 @@ pub fn request<T>(tenant: &str, message: T) -> tonic::Request<T> {
     request
         .metadata_mut()
         .insert("x-tenant-id", tenant.parse().expect("ascii tenant"));
+    request
+}
+
+/// `message` with `x-tenant-id: tenant` and `x-user-id: user`.
+pub fn request_as<T>(tenant: &str, user: &str, message: T) -> tonic::Request<T> {
+    let mut request = request(tenant, message);
+    request
+        .metadata_mut()
+        .insert("x-user-id", user.parse().expect("ascii user"));
     request
 }
 

@@ -1,0 +1,231 @@
+//! `lead.assigned` -> a first-contact reminder for the lead's owner, whether or not the
+//! lead opens an opportunity: a lead for a customer with an open opportunity attaches to
+//! it as a touchpoint (no `opportunity.created`), a lead claimed from the pool or handed
+//! over is assigned again.
+//!
+//! One reminder per lead, whatever the order: `opportunity.created` naming the lead and
+//! `lead.assigned` meet on the row keyed by the lead (see `store::first_contact`). The
+//! clock starts at the lead's first assignment; a later assignment (newest wins) moves
+//! the open reminder to the new owner, and so does `lead.ownership_transferred` naming
+//! the lead (a hand-over when a rep departs). Redelivery finds the row and changes
+//! nothing. A contact logged on the lead's opportunity completes it, as for any first
+//! contact.
+
+use shangji_contracts::events::lead::{LeadAssigned, OwnershipTransferred};
+use shangji_contracts::time::{now_millis, to_millis};
+use shangji_platform::Tx;
+use shangji_platform::bus::{Handler, HandlerError, IncomingEvent};
+use shangji_platform::ids::new_id;
+
+use crate::domain::{
+    Policy, ReminderKind, ReminderState, TimeCount, first_contact_due_at,
+    lead_first_contact_message,
+};
+use crate::store::leads::{self, Assignment};
+use crate::store::{self, LeadFacts, NewReminder, first_contact};
+
+/// The lead events this handler uses (the consumer's filter).
+pub const LEAD_EVENTS: &[&str] = &["assigned", "ownership_transferred"];
+
+/// Applies lead assignments to first-contact reminders.
+#[derive(Clone, Debug)]
+pub struct LeadEvents {
+    first_contact_hours: u32,
+}
+
+impl LeadEvents {
+    pub fn new(first_contact_hours: u32) -> LeadEvents {
+        LeadEvents {
+            first_contact_hours,
+        }
+    }
+}
+
+impl Handler for LeadEvents {
+    async fn handle(&self, tx: &mut Tx, event: &IncomingEvent) -> Result<(), HandlerError> {
+        if event.tenant_id().is_empty() {
+            return Err(reject("the envelope names no tenant"));
+        }
+        if event.is::<OwnershipTransferred>() {
+            return transferred(tx, event, event.decode()?).await;
+        }
+        if !event.is::<LeadAssigned>() {
+            // Another lead event that reminders has no use for.
+            return Ok(());
+        }
+        let e: LeadAssigned = event.decode()?;
+        if e.lead_id.trim().is_empty() || e.rep_id.trim().is_empty() {
+            return Err(reject("lead.assigned names no lead_id or no rep_id"));
+        }
+        let at = event.occurred_at_millis();
+        if at < leads::reminders_since(tx).await? {
+            tracing::debug!(lead_id = %e.lead_id, "assignment from before lead reminders; its opportunity has its own");
+            return Ok(());
+        }
+        self.assigned(tx, event.tenant_id(), &e, at).await
+    }
+}
+
+impl LeadEvents {
+    async fn assigned(
+        &self,
+        tx: &mut Tx,
+        tenant_id: &str,
+        e: &LeadAssigned,
+        at: i64,
+    ) -> Result<(), HandlerError> {
+        let lead_id = e.lead_id.as_str();
+        let now = now_millis();
+        let assignment = Assignment {
+            lead_id,
+            owner_rep_id: &e.rep_id,
+            team: &e.team,
+            customer_id: &e.customer_id,
+            at,
+            starts_clock: true,
+        };
+        let lead = leads::record_assignment(tx, tenant_id, &assignment, now).await?;
+        if first_contact::of_lead(tx, tenant_id, lead_id)
+            .await?
+            .is_some()
+        {
+            let moved =
+                first_contact::reassign(tx, tenant_id, lead_id, &lead.owner_rep_id, now).await?;
+            if moved > 0 {
+                tracing::info!(tenant_id, lead_id, owner_rep_id = %lead.owner_rep_id, "first-contact reminder moved to the new owner");
+            } else {
+                tracing::debug!(
+                    tenant_id,
+                    lead_id,
+                    "the lead has its first-contact reminder already"
+                );
+            }
+            return Ok(());
+        }
+        if lead.opened_opportunity {
+            // `opportunity.created` saw this lead and decided (closed, or the stage's
+            // policy asks for no first contact).
+            tracing::info!(tenant_id, lead_id, opportunity_id = %lead.opportunity_id, "the lead's opportunity decided its first contact");
+            return Ok(());
+        }
+        self.schedule(tx, tenant_id, e, &lead, at, now).await
+    }
+
+    /// The lead's first-contact reminder: due the policy's hours after its first
+    /// assignment; done at once when its opportunity (known from a touchpoint seen
+    /// first) already had a contact since then.
+    async fn schedule(
+        &self,
+        tx: &mut Tx,
+        tenant_id: &str,
+        e: &LeadAssigned,
+        lead: &LeadFacts,
+        at: i64,
+        now: i64,
+    ) -> Result<(), HandlerError> {
+        let lead_id = e.lead_id.as_str();
+        let opportunity = match lead.opportunity_id.as_str() {
+            "" => None,
+            id => store::opportunities::facts(tx, tenant_id, id).await?,
+        };
+        let opportunity = opportunity.unwrap_or_default();
+        if opportunity.closed {
+            tracing::info!(tenant_id, lead_id, opportunity_id = %lead.opportunity_id, "the lead's opportunity is closed; no first-contact reminder");
+            return Ok(());
+        }
+        // Before the lead's opportunity is known, the tenant's default policy applies.
+        let policy = store::policies::in_force(tx, tenant_id, &opportunity.stage)
+            .await?
+            .unwrap_or_else(|| Policy::builtin(self.first_contact_hours));
+        if !policy.wants_first_contact() {
+            tracing::info!(tenant_id, lead_id, policy_id = %policy.policy_id, "policy asks for no first contact");
+            return Ok(());
+        }
+        let calendar = store::calendars::in_force(tx, tenant_id).await?;
+        let started_at = lead.assigned_at.unwrap_or(at);
+        let due_at = first_contact_due_at(
+            started_at,
+            &policy.rules,
+            &TimeCount {
+                calendar: &calendar,
+                business_time: policy.rules.business_time,
+            },
+        );
+        let contacted = opportunity
+            .last_activity_at
+            .is_some_and(|t| t >= started_at);
+        let contact = e.lead.clone().unwrap_or_default();
+        let message = lead_first_contact_message(lead_id, &contact.contact_name, &contact.company);
+        let reminder_id = new_id("rem");
+        let created = first_contact::insert(
+            tx,
+            &NewReminder {
+                tenant_id,
+                reminder_id: &reminder_id,
+                opportunity_id: &lead.opportunity_id,
+                owner_rep_id: &lead.owner_rep_id,
+                kind: ReminderKind::FirstContact,
+                due_at,
+                state: if contacted {
+                    ReminderState::Done
+                } else {
+                    ReminderState::Pending
+                },
+                message: &message,
+                policy_id: &policy.policy_id,
+                policy_version: policy.version,
+                now,
+            },
+            lead_id,
+        )
+        .await?;
+        if created {
+            metrics::counter!("shangji_reminders_created_total", "kind" => ReminderKind::FirstContact.as_str()).increment(1);
+            tracing::info!(tenant_id, lead_id, reminder_id, owner_rep_id = %lead.owner_rep_id, due_at, contacted, "first-contact reminder scheduled for the lead");
+        }
+        Ok(())
+    }
+}
+
+/// Leads handed to another rep: their open first-contact reminders follow the newest
+/// owner. Returned to the pool (no `to_rep_id`), a lead keeps its reminder until a rep
+/// claims it (a claim is a new `lead.assigned`).
+async fn transferred(
+    tx: &mut Tx,
+    event: &IncomingEvent,
+    e: OwnershipTransferred,
+) -> Result<(), HandlerError> {
+    let to = e.to_rep_id.trim();
+    if to.is_empty() || e.lead_ids.is_empty() {
+        return Ok(());
+    }
+    let at = e
+        .transferred_at
+        .as_ref()
+        .map(to_millis)
+        .unwrap_or_else(|| event.occurred_at_millis());
+    if at < leads::reminders_since(tx).await? {
+        return Ok(());
+    }
+    let tenant_id = event.tenant_id();
+    let now = now_millis();
+    for lead_id in e.lead_ids.iter().filter(|l| !l.trim().is_empty()) {
+        let transfer = Assignment {
+            lead_id,
+            owner_rep_id: to,
+            team: &e.team,
+            customer_id: &e.customer_id,
+            at,
+            starts_clock: false,
+        };
+        let lead = leads::record_assignment(tx, tenant_id, &transfer, now).await?;
+        let moved =
+            first_contact::reassign(tx, tenant_id, lead_id, &lead.owner_rep_id, now).await?;
+        tracing::info!(tenant_id, lead_id = %lead_id, transfer_id = %e.transfer_id, owner_rep_id = %lead.owner_rep_id, moved, "lead handed over");
+    }
+    Ok(())
+}
+
+fn reject(reason: &str) -> HandlerError {
+    HandlerError::Reject(anyhow::anyhow!("{reason}"))
+}
