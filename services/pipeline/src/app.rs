@@ -11,8 +11,8 @@ use tonic::service::Routes;
 
 use crate::api::PipelineApi;
 use crate::bus::{
-    LeadAssignedHandler, OrgHandler, OwnershipHandler, lead_assigned_consumer, org_consumer,
-    ownership_consumer,
+    CustomerMergesHandler, LeadAssignedHandler, OrgHandler, OwnershipHandler,
+    customer_merges_consumer, lead_assigned_consumer, org_consumer, ownership_consumer,
 };
 use crate::config::PipelineConfig;
 use crate::stage_gauge;
@@ -41,6 +41,7 @@ async fn build(rt: Runtime, config: PipelineConfig) -> anyhow::Result<ServicePar
             rt.spawn_consumer(lead_assigned_consumer(), Arc::new(handler)),
             rt.spawn_consumer(org_consumer(), Arc::new(OrgHandler)),
             rt.spawn_consumer(ownership_consumer(), Arc::new(OwnershipHandler)),
+            rt.spawn_consumer(customer_merges_consumer(), Arc::new(CustomerMergesHandler)),
             tokio::spawn(stage_gauge::run(rt.db.clone(), rt.shutdown.clone())),
         ],
     })

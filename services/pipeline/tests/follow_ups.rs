@@ -5,6 +5,7 @@
 
 mod support;
 
+use shangji_contracts::events::opportunity::{ActivityAttachment, OpportunityActivityLogged};
 use shangji_contracts::pipeline::{
     AddCommentRequest, Attachment, GetHistoryRequest, GetOpportunityRequest, ListCommentsRequest,
     LogActivityRequest,
@@ -80,6 +81,37 @@ async fn follow_ups(backend: Backend) {
         .activity
         .unwrap();
     assert_eq!(again, logged, "a retry answers the first result");
+    let (_, event) = h
+        .wait_for::<OpportunityActivityLogged>("activity_logged for the visit", |e| {
+            e.activity_id == logged.activity_id
+        })
+        .await;
+    assert_eq!(
+        (
+            event.kind.as_str(),
+            event.purpose.as_str(),
+            event.customer_questions.as_str(),
+            event.next_step.as_str(),
+            event.next_follow_up_at,
+        ),
+        (
+            "visit",
+            "方案演示",
+            "能否分期付款？交付周期多久？",
+            "发送分期报价",
+            Some(from_millis(1_900_000_000_000)),
+        ),
+        "the event carries the whole follow-up template"
+    );
+    assert_eq!(
+        event.attachments,
+        [ActivityAttachment {
+            uri: "https://files.example.cn/quotes/q-17.pdf".into(),
+            name: "报价单 Q-17.pdf".into(),
+            content_type: "application/pdf".into(),
+            size_bytes: 52_311,
+        }]
+    );
     let detail = client
         .get_opportunity(request_as(
             TENANT,

@@ -92,6 +92,18 @@ pub async fn list_loss_reasons(
     })
 }
 
+/// A reopen refused because the customer already has an open opportunity.
+fn another_open(customer_id: &str) -> ApiError {
+    ApiError::FailedPrecondition {
+        message: format!(
+            "customer {customer_id} already has an open opportunity; one customer has one open opportunity at a time"
+        ),
+        missing: vec![format!(
+            "no other open opportunity of customer {customer_id}"
+        )],
+    }
+}
+
 pub async fn reopen_opportunity(
     db: &Db,
     ctx: &RequestContext,
@@ -135,24 +147,21 @@ pub async fn reopen_opportunity(
                     missing: vec![format!("opportunity {opportunity_id} won or lost")],
                 }
             })?;
+        // The unique index covers primary opportunities only; a parallel deal a merge
+        // left open counts as "another open one" too.
+        if opportunities::find_open_for_customer(&mut tx, &ctx.tenant_id, &opp.customer_id)
+            .await?
+            .is_some_and(|open| open.opportunity_id != opp.opportunity_id)
+        {
+            return Err(another_open(&opp.customer_id));
+        }
         match opportunities::update(&mut tx, &opp).await {
             Ok(true) => {}
             Ok(false) => {
                 tx.rollback().await?;
                 continue;
             }
-            Err(err) if is_unique_violation(&err) => {
-                return Err(ApiError::FailedPrecondition {
-                    message: format!(
-                        "customer {} already has an open opportunity; one customer has one open opportunity at a time",
-                        opp.customer_id
-                    ),
-                    missing: vec![format!(
-                        "no other open opportunity of customer {}",
-                        opp.customer_id
-                    )],
-                });
-            }
+            Err(err) if is_unique_violation(&err) => return Err(another_open(&opp.customer_id)),
             Err(err) => return Err(err.into()),
         }
         opp.version += 1;

@@ -1,8 +1,8 @@
 //! The `opportunity.*` events, built from the pipeline's own types.
 
 use shangji_contracts::events::opportunity::{
-    OpportunityActivityLogged, OpportunityCreated, OpportunityLost, OpportunityReopened,
-    OpportunityStageChanged, OpportunityUpdated, OpportunityWon,
+    ActivityAttachment, OpportunityActivityLogged, OpportunityCreated, OpportunityLost,
+    OpportunityReopened, OpportunityStageChanged, OpportunityUpdated, OpportunityWon,
 };
 use shangji_contracts::time::from_millis;
 
@@ -57,6 +57,7 @@ pub fn stage_changed(
     }
 }
 
+/// `activity` has just been logged on `opp`, with its follow-up template and attachments.
 pub fn activity_logged(opp: &Opportunity, activity: &Activity) -> OpportunityActivityLogged {
     OpportunityActivityLogged {
         opportunity_id: opp.opportunity_id.clone(),
@@ -70,6 +71,18 @@ pub fn activity_logged(opp: &Opportunity, activity: &Activity) -> OpportunityAct
         lead_id: activity.lead_id.clone(),
         logged_at: Some(from_millis(activity.logged_at)),
         stage: opp.stage.clone(),
+        purpose: activity.purpose.clone(),
+        customer_questions: activity.customer_questions.clone(),
+        attachments: activity
+            .attachments
+            .iter()
+            .map(|a| ActivityAttachment {
+                uri: a.uri.clone(),
+                name: a.name.clone(),
+                content_type: a.content_type.clone(),
+                size_bytes: a.size_bytes,
+            })
+            .collect(),
     }
 }
 

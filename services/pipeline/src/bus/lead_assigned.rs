@@ -6,6 +6,11 @@
 //! re-published or re-assigned lead). Correct across replicas by construction: the
 //! database allows one open opportunity per customer and one link per lead, and an
 //! insert that loses such a race is retried, to attach (or do nothing) on redelivery.
+//!
+//! A lead for a customer that dedup has since merged away (qualified or assigned before
+//! the merge, delivered after it) belongs to the survivor: its customer id is resolved
+//! through the merges the pipeline has followed, so it lands on the survivor's open
+//! opportunity instead of opening a second deal for the same customer.
 
 use anyhow::anyhow;
 use shangji_contracts::events::lead::LeadAssigned;
@@ -19,7 +24,7 @@ use crate::domain::activity::touchpoint_summary;
 use crate::domain::opportunity::opportunity_name;
 use crate::domain::{Activity, ActivityKind, Change, Opportunity, Status, parse_budget};
 use crate::store::lead_links::Link;
-use crate::store::{activities, history, lead_links, opportunities, pipelines};
+use crate::store::{activities, history, lead_links, merges, opportunities, pipelines};
 
 /// Who history names when the event carries no user.
 const SYSTEM_USER: &str = "pipeline";
@@ -44,14 +49,16 @@ impl Handler for LeadAssignedHandler {
         // Anything but a lead.assigned on this subject is a producer's bug: decoding
         // rejects it, so it is dead-lettered rather than dropped.
         let assigned: LeadAssigned = event.decode()?;
-        let lead = Assignment::parse(event, &assigned)?;
+        let mut lead = Assignment::parse(event, &assigned)?;
+        lead.customer_id =
+            merges::current_customer(tx, lead.tenant_id, &assigned.customer_id).await?;
         if let Some(opportunity_id) = lead_links::find(tx, lead.tenant_id, lead.lead_id).await? {
             tracing::debug!(lead_id = lead.lead_id, %opportunity_id, "lead already handled; nothing to do");
             metrics::counter!("shangji_pipeline_leads_total", "outcome" => "duplicate")
                 .increment(1);
             return Ok(());
         }
-        match opportunities::find_open_for_customer(tx, lead.tenant_id, lead.customer_id).await? {
+        match opportunities::find_open_for_customer(tx, lead.tenant_id, &lead.customer_id).await? {
             Some(open) => attach(tx, event, &lead, open).await,
             None => self.open(tx, event, &lead).await,
         }
@@ -62,7 +69,9 @@ impl Handler for LeadAssignedHandler {
 struct Assignment<'e> {
     tenant_id: &'e str,
     lead_id: &'e str,
-    customer_id: &'e str,
+    /// The customer the lead belongs to now: the event's, or the survivor of a merge
+    /// that folded it.
+    customer_id: String,
     rep_id: &'e str,
     event: &'e LeadAssigned,
     /// Who history names for this change.
@@ -92,11 +101,18 @@ impl<'e> Assignment<'e> {
         Ok(Assignment {
             tenant_id: incoming.tenant_id(),
             lead_id: &event.lead_id,
-            customer_id: &event.customer_id,
+            customer_id: event.customer_id.clone(),
             rep_id: &event.rep_id,
             event,
             user_id,
         })
+    }
+}
+
+impl Assignment<'_> {
+    /// The customer id the event named, when a merge has folded it into another.
+    fn merged_away(&self) -> Option<&str> {
+        Some(self.event.customer_id.as_str()).filter(|given| *given != self.customer_id)
     }
 }
 
@@ -124,7 +140,7 @@ impl LeadAssignedHandler {
         let opp = Opportunity {
             tenant_id: lead.tenant_id.to_owned(),
             opportunity_id: ids::new_id("opp"),
-            customer_id: lead.customer_id.to_owned(),
+            customer_id: lead.customer_id.clone(),
             owner_rep_id: lead.rep_id.to_owned(),
             pipeline_id: pipeline.pipeline_id.clone(),
             stage: entry.name.clone(),
@@ -158,6 +174,10 @@ impl LeadAssignedHandler {
         } else {
             lead.event.reason.clone()
         };
+        let reason = match lead.merged_away() {
+            Some(merged) => format!("{reason} (lead for merged customer {merged})"),
+            None => reason,
+        };
         let changes = [
             Change::new("created", "", lead.lead_id).with_note(reason),
             Change::new("stage", "", entry.name.clone()),
@@ -178,7 +198,7 @@ impl LeadAssignedHandler {
         tracing::info!(
             lead_id = lead.lead_id,
             opportunity_id = %opp.opportunity_id,
-            customer_id = lead.customer_id,
+            customer_id = %lead.customer_id,
             owner_rep_id = lead.rep_id,
             amount = opp.amount,
             "opened an opportunity"
@@ -222,7 +242,11 @@ async fn attach(
         logged_at: now,
     };
     activities::insert(tx, lead.tenant_id, &activity).await?;
-    let change = Change::new("lead_attached", "", lead.lead_id).with_note(activity.summary.clone());
+    let note = match lead.merged_away() {
+        Some(merged) => format!("{} (lead for merged customer {merged})", activity.summary),
+        None => activity.summary.clone(),
+    };
+    let change = Change::new("lead_attached", "", lead.lead_id).with_note(note);
     history::append(
         tx,
         lead.tenant_id,
@@ -252,7 +276,7 @@ async fn attach(
     tracing::info!(
         lead_id = lead.lead_id,
         opportunity_id = %opp.opportunity_id,
-        customer_id = lead.customer_id,
+        customer_id = %lead.customer_id,
         "attached the lead to the customer's open opportunity"
     );
     Ok(())

@@ -1,12 +1,15 @@
-//! The pipeline on the bus: the consumers (assigned leads, the organisation replica) and
+//! The pipeline on the bus: the consumers (assigned leads, ownership transfers, customer
+//! merges, the organisation replica) and
 //! the opportunity events the pipeline publishes (built here, enqueued by the handlers
 //! and the RPCs).
 
+mod customer_merges;
 pub mod events;
 mod lead_assigned;
 mod org;
 mod ownership;
 
+pub use customer_merges::CustomerMergesHandler;
 pub use lead_assigned::LeadAssignedHandler;
 pub use org::OrgHandler;
 pub use ownership::OwnershipHandler;
@@ -31,5 +34,15 @@ pub fn ownership_consumer() -> ConsumerSpec {
         "pipeline-ownership",
         Domain::Lead,
         &["ownership_transferred"],
+    )
+}
+
+/// The durable consumer of customer merges and unmerges (a durable of its own, like
+/// ownership transfers, so existing durables keep their filters).
+pub fn customer_merges_consumer() -> ConsumerSpec {
+    ConsumerSpec::new(
+        "pipeline-merges",
+        Domain::Lead,
+        &["customer_merged", "customer_unmerged"],
     )
 }

@@ -1,5 +1,5 @@
 //! `lead.ownership_transferred` -> the open opportunities it names (or, when it names
-//! none, the customer's open opportunity owned by `from_rep_id`) change owner; an empty
+//! none, the customer's open opportunities owned by `from_rep_id`) change owner; an empty
 //! `to_rep_id` returns them to the pool: no owner, still open. Each change is kept in the
 //! history (with the reason and rule) and published as `opportunity.owner_changed`.
 //!
@@ -36,10 +36,8 @@ impl Handler for OwnershipHandler {
             .filter(|u| !u.is_empty())
             .unwrap_or(SYSTEM_USER);
         let targets = if transfer.opportunity_ids.is_empty() {
-            opportunities::find_open_for_customer(tx, tenant_id, &transfer.customer_id)
-                .await?
-                .into_iter()
-                .collect::<Vec<_>>()
+            // The primary open opportunity and any parallel deals a merge left.
+            opportunities::list_open_for_customer(tx, tenant_id, &transfer.customer_id).await?
         } else {
             let mut found = Vec::new();
             for id in &transfer.opportunity_ids {

@@ -1,6 +1,6 @@
 //! The pipeline's rules, free of gRPC, NATS and SQL: pipelines as defined, stages, gates
 //! and moves between them, field updates, approvals, data permissions, closing, naming,
-//! activities and reading a lead's budget.
+//! activities, reading a lead's budget and following customer merges.
 
 pub mod access;
 pub mod activity;
@@ -9,6 +9,7 @@ pub mod attachment;
 pub mod budget;
 pub mod definition;
 pub mod gate;
+pub mod merge;
 pub mod opportunity;
 pub mod stage;
 pub mod update;

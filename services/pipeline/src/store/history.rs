@@ -60,3 +60,40 @@ pub async fn list_for(
         })
         .collect()
 }
+
+/// The sequence number of the opportunity's newest history line (0: none).
+pub async fn last_seq(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    opportunity_id: &str,
+) -> Result<i64, sqlx::Error> {
+    let seq: Option<i64> = sqlx::query_scalar(
+        "SELECT MAX(seq) FROM opportunity_history WHERE tenant_id = $1 AND opportunity_id = $2",
+    )
+    .bind(tenant_id)
+    .bind(opportunity_id)
+    .fetch_one(conn)
+    .await?;
+    Ok(seq.unwrap_or(0))
+}
+
+/// Whether `field` of the opportunity changed in a history line after `seq`.
+pub async fn changed_since(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    opportunity_id: &str,
+    field: &str,
+    seq: i64,
+) -> Result<bool, sqlx::Error> {
+    let later: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM opportunity_history
+         WHERE tenant_id = $1 AND opportunity_id = $2 AND field = $3 AND seq > $4",
+    )
+    .bind(tenant_id)
+    .bind(opportunity_id)
+    .bind(field)
+    .bind(seq)
+    .fetch_one(conn)
+    .await?;
+    Ok(later > 0)
+}

@@ -10,9 +10,11 @@ pub mod history;
 pub mod lead_links;
 pub mod listing;
 pub mod loss_reasons;
+pub mod merges;
 pub mod opportunities;
 pub mod org;
 pub mod pipelines;
+pub mod placements;
 
 use shangji_platform::db::{Migration, Migrations};
 
@@ -55,6 +57,12 @@ pub const MIGRATIONS: Migrations = Migrations {
             name: "follow-up template and attachments on activities, comments",
             sqlite: include_str!("../../migrations/sqlite/0006_follow_ups_comments.sql"),
             postgres: include_str!("../../migrations/postgres/0006_follow_ups_comments.sql"),
+        },
+        Migration {
+            version: 7,
+            name: "customer merges: parallel deals, merged customers, merge moves",
+            sqlite: include_str!("../../migrations/sqlite/0007_customer_merges.sql"),
+            postgres: include_str!("../../migrations/postgres/0007_customer_merges.sql"),
         },
     ],
 };

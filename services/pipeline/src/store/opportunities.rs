@@ -111,7 +111,9 @@ pub async fn get(
         .transpose()
 }
 
-/// The customer's open opportunity (there is at most one).
+/// The customer's open opportunity: its primary one (the database allows one), else,
+/// when the primary has closed while parallel deals from a merge stay open, the oldest
+/// parallel deal, so a new lead still attaches instead of opening a third.
 pub async fn find_open_for_customer(
     conn: &mut AnyConnection,
     tenant_id: &str,
@@ -119,7 +121,9 @@ pub async fn find_open_for_customer(
 ) -> Result<Option<Opportunity>, sqlx::Error> {
     let sql = format!(
         "SELECT {COLUMNS} FROM opportunities
-         WHERE tenant_id = $1 AND customer_id = $2 AND status = 'open'"
+         WHERE tenant_id = $1 AND customer_id = $2 AND status = 'open'
+         ORDER BY CASE WHEN parallel_of = '' THEN 0 ELSE 1 END, created_at, opportunity_id
+         LIMIT 1"
     );
     sqlx::query(AssertSqlSafe(sql))
         .bind(tenant_id)
@@ -129,6 +133,25 @@ pub async fn find_open_for_customer(
         .as_ref()
         .map(from_row)
         .transpose()
+}
+
+/// Every open opportunity of the customer: the primary one first, then parallel deals.
+pub async fn list_open_for_customer(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    customer_id: &str,
+) -> Result<Vec<Opportunity>, sqlx::Error> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM opportunities
+         WHERE tenant_id = $1 AND customer_id = $2 AND status = 'open'
+         ORDER BY CASE WHEN parallel_of = '' THEN 0 ELSE 1 END, created_at, opportunity_id"
+    );
+    let rows = sqlx::query(AssertSqlSafe(sql))
+        .bind(tenant_id)
+        .bind(customer_id)
+        .fetch_all(conn)
+        .await?;
+    rows.iter().map(from_row).collect()
 }
 
 /// Writes the mutable fields of `opp` if it is still at `opp.version`, and bumps the

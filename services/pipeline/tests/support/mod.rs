@@ -114,6 +114,11 @@ impl Harness {
 
     /// The errors of the messages the pipeline's consumer gave up on (dead letters).
     pub async fn dead_letter_errors(&self) -> Vec<String> {
+        self.dead_letter_errors_of("pipeline").await
+    }
+
+    /// The errors of the messages the durable consumer `consumer` gave up on.
+    pub async fn dead_letter_errors_of(&self, consumer: &str) -> Vec<String> {
         let mut stream = self
             .jetstream
             .get_stream(shangji_contracts::events::DEAD_LETTER_STREAM)
@@ -126,8 +131,7 @@ impl Harness {
         }
         for seq in state.first_sequence..=state.last_sequence {
             let message = stream.get_raw_message(seq).await.expect("dead letter");
-            if message.subject.as_str()
-                == shangji_contracts::events::dead_letter_subject("pipeline")
+            if message.subject.as_str() == shangji_contracts::events::dead_letter_subject(consumer)
             {
                 let error = message
                     .headers
