@@ -48,9 +48,18 @@ pub struct Origin {
     pub region: String,
 }
 
+fn unknown_time() -> i64 {
+    UNKNOWN
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OpportunityState {
     pub customer_id: String,
+    /// When `customer_id` was stated: a customer merge moves the opportunity to the
+    /// survivor and an unmerge moves it back (`opportunity.updated`), so the newest
+    /// statement wins. States kept before this field read as unknown.
+    #[serde(default = "unknown_time")]
+    pub customer_as_of: i64,
     pub owner: Versioned<String>,
     pub team: Versioned<String>,
     pub stage: Versioned<StagePosition>,
@@ -110,6 +119,7 @@ impl OpportunityState {
     pub fn new(first_seen_at: i64) -> OpportunityState {
         OpportunityState {
             customer_id: String::new(),
+            customer_as_of: UNKNOWN,
             owner: Versioned::unknown(),
             team: Versioned::unknown(),
             stage: Versioned::unknown(),
@@ -132,10 +142,11 @@ impl OpportunityState {
         let at = f.at;
         self.first_seen_at = self.first_seen_at.min(at);
         if let Some(customer) = f.customer_id.as_ref().filter(|c| !c.is_empty()) {
-            // A customer id never changes for an opportunity; a merge re-points
-            // customers, not opportunities, so the largest id is as good as any.
-            if *customer > self.customer_id {
+            // Newest statement wins; on equal times the larger id, so the result does
+            // not depend on the order events arrive in.
+            if (at, customer) > (self.customer_as_of, &self.customer_id) {
                 self.customer_id.clone_from(customer);
+                self.customer_as_of = at;
             }
         }
         if let Some(owner) = &f.owner {
@@ -246,6 +257,35 @@ impl OpportunityState {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_merge_moves_the_customer_to_a_smaller_id_and_back_in_any_order() {
+        let stated = |at: i64, customer: &str| OpportunityFacts {
+            at,
+            customer_id: Some(customer.into()),
+            ..Default::default()
+        };
+        // Created for c9, merged into c1 at 20, unmerged back to c9 at 30.
+        let facts = [stated(10, "c9"), stated(20, "c1"), stated(30, "c9")];
+        for order in [[0, 1, 2], [2, 1, 0], [1, 2, 0], [1, 0, 2]] {
+            let mut s = OpportunityState::new(0);
+            for i in order {
+                s.merge(&facts[i]);
+            }
+            assert_eq!(s.customer_id, "c9", "order {order:?}");
+        }
+        let mut merged = OpportunityState::new(0);
+        merged.merge(&facts[1]);
+        merged.merge(&facts[0]);
+        assert_eq!(merged.customer_id, "c1");
+        // States stored before the field existed still load, with the time unknown.
+        let mut json = serde_json::to_value(&merged).expect("json");
+        json.as_object_mut()
+            .expect("object")
+            .remove("customer_as_of");
+        let old: OpportunityState = serde_json::from_value(json).expect("old state");
+        assert_eq!(old.customer_as_of, UNKNOWN);
+    }
 
     fn facts_of_a_journey() -> Vec<OpportunityFacts> {
         let pos = |stage: &str, order| StagePosition {
