@@ -9,6 +9,8 @@
 #   SHANGJI_DATA_DIR              data folder (default ./data): <service>.db files and nats/
 #   SHANGJI_NATS_PORT             nats-server port (default 4222)
 #   SHANGJI_BIN_DIR               where the binaries are (default target/release)
+#   SHANGJI_INTAKE_HTTP_ADDR      intake's web forms and webhooks (default 127.0.0.1:8051;
+#                                 empty turns them off)
 #   OTEL_EXPORTER_OTLP_ENDPOINT   passed to every service: export traces over OTLP/gRPC
 #   SHANGJI_LOG, SHANGJI_<SERVICE>_* and the other settings in README.md pass through too.
 set -euo pipefail
@@ -21,6 +23,10 @@ bin_dir="${SHANGJI_BIN_DIR:-target/release}"
 nats_server="$root/.tools/venv/bin/nats-server"
 services=(intake dedup assignment pipeline reminders analytics)
 declare -A grpc_port=([intake]=50051 [dedup]=50052 [assignment]=50053 [pipeline]=50054 [reminders]=50055 [analytics]=50056)
+# Intake's HTTP listener (web forms, webhooks), set explicitly so the address printed below
+# is the one it binds; `-` keeps an empty value, which turns the listener off.
+export SHANGJI_INTAKE_HTTP_ADDR="${SHANGJI_INTAKE_HTTP_ADDR-127.0.0.1:8051}"
+intake_http="$SHANGJI_INTAKE_HTTP_ADDR"
 
 mkdir -p "$data/nats" "$data/logs"
 data="$(cd "$data" && pwd)"
@@ -37,7 +43,10 @@ stop_all() {
     done
     echo "stopped."
 }
-trap stop_all INT TERM EXIT
+# A signal is a requested stop: exit 0 once done, instead of resuming the `wait -n` below,
+# which would then report the stopped processes as an unexpected exit.
+trap 'stop_all; exit 0' INT TERM
+trap stop_all EXIT
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
@@ -65,6 +74,13 @@ wait_for_port nats-server "$nats_port" "$!" "$data/logs/nats-server.log"
 
 export SHANGJI_DATA_DIR="$data"
 export SHANGJI_NATS_URL="nats://127.0.0.1:$nats_port"
+# Port 0 lets intake pick a free port (its log says which); nothing to check then.
+intake_http_port="${intake_http##*:}"
+if [[ -n "$intake_http" && "$intake_http_port" != 0 ]] && port_open "$intake_http_port"; then
+    echo "error: port $intake_http_port for intake's web forms and webhooks is taken;" \
+        "set SHANGJI_INTAKE_HTTP_ADDR (empty turns them off)" >&2
+    exit 1
+fi
 for s in "${services[@]}"; do
     port_var="SHANGJI_${s^^}_LISTEN_ADDR"
     if [[ -z "${!port_var:-}" ]] && port_open "${grpc_port[$s]}"; then
@@ -80,6 +96,9 @@ for i in "${!services[@]}"; do
     port="${!port_var:-127.0.0.1:${grpc_port[$s]}}"
     wait_for_port "$s" "${port##*:}" "${pids[$((i + 1))]}" "$data/logs/$s.log"
 done
+if [[ -n "$intake_http" && "$intake_http_port" != 0 ]]; then
+    wait_for_port "intake HTTP" "$intake_http_port" "${pids[1]}" "$data/logs/intake.log"
+fi
 
 echo "Shangji is running (data in $data, logs in $data/logs):"
 printf '  %-12s %s\n' nats "nats://127.0.0.1:$nats_port"
@@ -89,6 +108,16 @@ for i in "${!services[@]}"; do
     printf '  %-12s grpc %-18s metrics http://127.0.0.1:%s/metrics\n' \
         "$s" "${!port_var:-127.0.0.1:${grpc_port[$s]}}" "$((9151 + i))"
 done
+if [[ -z "$intake_http" ]]; then
+    echo "  intake HTTP (web forms, webhooks) off (SHANGJI_INTAKE_HTTP_ADDR is empty)"
+elif [[ "$intake_http_port" == 0 ]]; then
+    echo "  intake HTTP (web forms, webhooks) on a free port: see $data/logs/intake.log"
+else
+    # A wildcard bind is reachable on loopback too; print an address a browser can use.
+    intake_http_host="${intake_http%:*}"
+    [[ "$intake_http_host" == 0.0.0.0 || "$intake_http_host" == "[::]" ]] && intake_http_host=127.0.0.1
+    echo "  intake HTTP (web forms, webhooks) http://$intake_http_host:$intake_http_port"
+fi
 if [[ -n "${OTEL_EXPORTER_OTLP_ENDPOINT:-}" ]]; then
     echo "  traces       exported to $OTEL_EXPORTER_OTLP_ENDPOINT"
 fi

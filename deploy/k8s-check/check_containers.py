@@ -6,8 +6,11 @@
 Dockerfile: multi-stage; every base image pinned to a version (or digest); one final
 target per service whose effective USER is a numeric non-root id, which copies only its
 own binary from the build stage, runs it as ENTRYPOINT and exposes its gRPC and metrics
-ports. compose.yaml: every Shangji service builds its own target, with a read-only root
-filesystem and all capabilities dropped; third-party images pinned. Exit 1 on failure.
+ports, and its HTTP port if it has one (intake: web forms, webhooks), bound on all
+interfaces by ENV. compose.yaml: every Shangji service builds its own target, with a
+read-only root filesystem and all capabilities dropped; an HTTP port is published and bound
+on all interfaces, and X-Forwarded-For is not trusted (no proxy in front); third-party
+images pinned. Exit 1 on failure.
 """
 
 import re
@@ -23,6 +26,9 @@ SERVICES = {
     "reminders": (50055, 9155),
     "analytics": (50056, 9156),
 }
+# Services with an HTTP listener besides gRPC and metrics: the variable that binds it, and
+# its port. The service's default binds loopback, unreachable from outside a container.
+HTTP_LISTENERS = {"intake": ("SHANGJI_INTAKE_HTTP_ADDR", 8051)}
 
 
 def pinned(image):
@@ -65,6 +71,42 @@ def effective_user(stages, stage):
     return None
 
 
+def stage_env(stages, stage):
+    """ENV in force at the end of a stage, following FROM <earlier stage>."""
+    by_name = {s["name"]: s for s in stages if s["name"]}
+    chain = []
+    while stage is not None:
+        chain.append(stage)
+        stage = by_name.get(stage["base"])
+    env = {}
+    for s in reversed(chain):
+        for instruction, args in s["lines"]:
+            if instruction != "ENV":
+                continue
+            if "=" in args.split()[0]:
+                env.update(pair.split("=", 1) for pair in args.split())
+            else:  # legacy `ENV KEY value with spaces`
+                key, _, value = args.partition(" ")
+                env[key] = value.strip()
+    return env
+
+
+def wildcard_bind(addr, port):
+    host, _, bound = str(addr or "").strip().rpartition(":")
+    return host in ("0.0.0.0", "[::]") and bound == str(port)
+
+
+def published_container_ports(ports):
+    """Container ports of compose `ports:` entries (short or long syntax)."""
+    found = set()
+    for entry in ports or []:
+        if isinstance(entry, dict):
+            found.add(str(entry.get("target")))
+        else:
+            found.add(str(entry).split("/")[0].rsplit(":", 1)[-1])
+    return found
+
+
 def check_dockerfile(path, failures):
     stages = parse_stages(path)
     names = {s["name"] for s in stages if s["name"]}
@@ -92,9 +134,14 @@ def check_dockerfile(path, failures):
         if f"shangji-{service}" not in entry:
             failures.append(f"{path}: target {service} has no ENTRYPOINT running shangji-{service}")
         exposed = " ".join(a for i, a in stage["lines"] if i == "EXPOSE").split()
-        for port in (grpc, metrics):
+        http = HTTP_LISTENERS.get(service)
+        for port in (grpc, metrics) + ((http[1],) if http else ()):
             if str(port) not in exposed:
                 failures.append(f"{path}: target {service} does not EXPOSE {port}")
+        if http:
+            var, port = http
+            if not wildcard_bind(stage_env(stages, stage).get(var), port):
+                failures.append(f"{path}: target {service} must set ENV {var}=0.0.0.0:{port}")
 
 
 def check_compose(path, failures):
@@ -113,11 +160,26 @@ def check_compose(path, failures):
             env = service.get("environment") or {}
             if "SHANGJI_NATS_URL" not in env or "SHANGJI_DATABASE_URL" not in env:
                 failures.append(f"{path}: {name} needs SHANGJI_NATS_URL and SHANGJI_DATABASE_URL")
+            if name in HTTP_LISTENERS:
+                check_compose_http(path, name, service, env, failures)
         elif "image" in service and not pinned(service["image"]):
             failures.append(f"{path}: {name} image {service['image']} is not pinned")
     missing = set(SERVICES) - set(services)
     if missing:
         failures.append(f"{path}: services missing: {sorted(missing)}")
+
+
+def check_compose_http(path, name, service, env, failures):
+    var, port = HTTP_LISTENERS[name]
+    if str(port) not in published_container_ports(service.get("ports")):
+        failures.append(f"{path}: {name} must publish its HTTP port {port} (web forms, webhooks)")
+    if not wildcard_bind(env.get(var), port):
+        failures.append(f"{path}: {name} must set {var}: 0.0.0.0:{port}")
+    # Nothing in compose sets X-Forwarded-For: trusting it would let every client pick
+    # the address its rate limit is counted under.
+    trust = f"SHANGJI_{name.upper()}_HTTP_TRUST_FORWARDED_FOR"
+    if str(env.get(trust, "false")).strip().lower() == "true":
+        failures.append(f"{path}: {name} must not set {trust}: no proxy sets X-Forwarded-For here")
 
 
 def main():

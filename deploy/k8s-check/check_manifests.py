@@ -16,8 +16,13 @@ any failure. Rules:
   - every NetworkPolicy rule is about ports that exist: an egress peer selected by pod
     labels must select pods that listen on the rule's port (so a peer rewritten by a label
     transformer, or a typo, cannot pass), and ingress ports are ports its pods expose;
+  - intake's HTTP listener (web forms, webhooks): a container port `http` 8051, bound on
+    all interfaces, a Service port, a NetworkPolicy rule admitting it; behind an Ingress
+    (which must terminate TLS) X-Forwarded-For is trusted, and only then, and then the
+    port admits only selected peers (anyone else could forge the header);
   - every Secret and ConfigMap referenced exists in the render, is written by
-    CloudNativePG, or is one of the Secrets the operator creates out of band;
+    CloudNativePG, or is one of the Secrets the operator creates out of band; every
+    Ingress backend is a Service port that exists;
   - kinds without a built-in schema are only the CRDs we mean to use.
 """
 
@@ -34,9 +39,16 @@ SERVICES = {
     "reminders": 50055,
     "analytics": 50056,
 }
+# Services with an HTTP listener besides gRPC and metrics: its port (named `http`).
+HTTP_PORTS = {"intake": 8051}
 NATS_NODES = 3
 # Created by the operator with their secret manager (docs/operations.md, "Install").
-OUT_OF_BAND_SECRETS = {"shangji-nats-auth", "shangji-nats-client", "shangji-backup-s3"}
+OUT_OF_BAND_SECRETS = {
+    "shangji-nats-auth",
+    "shangji-nats-client",
+    "shangji-backup-s3",
+    "shangji-intake-tls",
+}
 # Custom resources we use; kubernetes-validate has no schema for them.
 KNOWN_CRDS = {
     ("postgresql.cnpg.io/v1", "Cluster"),
@@ -189,6 +201,153 @@ def check_service(report, svc, port, by_kind):
             report.fail(deployment, f"{var} must come from a Secret (secretKeyRef)")
 
 
+def effective_env(container, by_kind):
+    """The container's environment as the process sees it: envFrom ConfigMaps in order,
+    then `env` (which wins). Values from Secrets or fields are left out."""
+    env = {}
+    for source in container.get("envFrom") or []:
+        ref = source.get("configMapRef")
+        if ref:
+            data = (by_kind.get("ConfigMap", {}).get(ref["name"]) or {}).get("data") or {}
+            env.update({source.get("prefix", "") + k: v for k, v in data.items()})
+    for var in container.get("env") or []:
+        if "value" in var:
+            env[var["name"]] = var["value"]
+    return env
+
+
+def setting(env, svc, key):
+    """A setting as the service reads it: SHANGJI_<SVC>_<KEY> wins over SHANGJI_<KEY>."""
+    key = key.upper()
+    return env.get(f"SHANGJI_{svc.upper()}_{key}", env.get(f"SHANGJI_{key}"))
+
+
+def wildcard_bind(addr, port):
+    """Whether host:port listens on every interface on `port` (a pod's or container's
+    loopback is unreachable from outside it)."""
+    host, _, bound = (addr or "").strip().rpartition(":")
+    return host in ("0.0.0.0", "[::]") and bound == str(port)
+
+
+def service_ports_for(labels, by_kind):
+    """(Service, port) for every Service port that routes to pods with `labels`."""
+    return [
+        (s, p)
+        for s in by_kind.get("Service", {}).values()
+        if s["spec"].get("selector") and selects({"matchLabels": s["spec"]["selector"]}, labels)
+        for p in s["spec"].get("ports", [])
+    ]
+
+
+def ingress_backends(ingress):
+    """(host, backend service) of every rule path and the default backend."""
+    spec = ingress["spec"]
+    if (spec.get("defaultBackend") or {}).get("service"):
+        yield None, spec["defaultBackend"]["service"]
+    for rule in spec.get("rules") or []:
+        for path in (rule.get("http") or {}).get("paths") or []:
+            if (path.get("backend") or {}).get("service"):
+                yield rule.get("host"), path["backend"]["service"]
+
+
+def backend_port_matches(backend, service_port):
+    """Whether an Ingress backend's port (by name or number) is this Service port."""
+    port = backend.get("port") or {}
+    if "name" in port:
+        return port["name"] == service_port.get("name")
+    return port.get("number") == service_port.get("port")
+
+
+def open_peer(peer):
+    """Whether a NetworkPolicy peer admits arbitrary clients: an address block (the
+    internet, or nodes), or every pod of every namespace."""
+    if "ipBlock" in peer:
+        return True
+
+    def everything(selector):
+        return not selector.get("matchLabels") and not selector.get("matchExpressions")
+
+    return "namespaceSelector" in peer and everything(peer["namespaceSelector"]) and (
+        everything(peer.get("podSelector") or {})
+    )
+
+
+def check_http_listener(report, svc, port, by_kind):
+    name = f"shangji-{svc}"
+    deployment = by_kind.get("Deployment", {}).get(name)
+    if deployment is None:
+        return  # check_service reports it
+    labels = deployment["spec"]["template"]["metadata"].get("labels") or {}
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    declared = [p for p in container.get("ports") or [] if p.get("name") == "http"]
+    if not declared or declared[0].get("containerPort") != port:
+        report.fail(deployment, f"needs container port `http` {port} (web forms, webhooks)")
+    env = effective_env(container, by_kind)
+    addr_var = f"SHANGJI_{svc.upper()}_HTTP_ADDR"
+    if not wildcard_bind(setting(env, svc, "http_addr"), port):
+        report.fail(
+            deployment,
+            f"{addr_var} must be 0.0.0.0:{port}: the default binds loopback, unreachable from outside the pod",
+        )
+    # Which Service ports lead to the listener, and which Ingresses route to those.
+    http_ports = [
+        (s, p)
+        for s, p in service_ports_for(labels, by_kind)
+        if p.get("targetPort") in ("http", port) or (p.get("port") == port and "targetPort" not in p)
+    ]
+    if not http_ports:
+        report.fail(deployment, f"no Service exposes its HTTP port {port} (targetPort http)")
+    ingresses = [
+        ingress
+        for ingress in by_kind.get("Ingress", {}).values()
+        for _, backend in ingress_backends(ingress)
+        for s, p in http_ports
+        if backend.get("name") == s["metadata"]["name"] and backend_port_matches(backend, p)
+    ]
+    # Policies are additive: every rule of every policy selecting the pods that admits the
+    # HTTP port (a rule without ports admits every port).
+    admitting = [
+        rule
+        for policy in by_kind.get("NetworkPolicy", {}).values()
+        if selects(policy["spec"].get("podSelector"), labels)
+        for rule in policy["spec"].get("ingress") or []
+        if not rule.get("ports") or any(p.get("port") in ("http", port) for p in rule["ports"])
+    ]
+    if not admitting:
+        report.fail(deployment, f"no NetworkPolicy ingress rule admits its HTTP port {port}")
+    trusted = str(setting(env, svc, "http_trust_forwarded_for")).strip().lower() == "true"
+    trust_var = f"SHANGJI_{svc.upper()}_HTTP_TRUST_FORWARDED_FOR"
+    if ingresses and not trusted:
+        report.fail(
+            deployment,
+            f"is behind Ingress/{ingresses[0]['metadata']['name']} but {trust_var} is not true: "
+            "every visitor would share the ingress controller's address and rate limit",
+        )
+    if trusted and not ingresses:
+        report.fail(
+            deployment,
+            f"{trust_var}=true but no Ingress routes to it: clients would choose their own address",
+        )
+    if trusted:
+        for rule in admitting:
+            peers = rule.get("from") or []
+            if not peers or any(open_peer(peer) for peer in peers):
+                report.fail(
+                    deployment,
+                    f"trusts X-Forwarded-For, so its HTTP port must admit only the ingress "
+                    f"controller's pods or namespace, not {peers or 'everyone'}",
+                )
+    for ingress in {i["metadata"]["name"]: i for i in ingresses}.values():
+        tls_hosts = {h for t in ingress["spec"].get("tls") or [] for h in t.get("hosts") or []}
+        for host, _ in ingress_backends(ingress):
+            if host not in tls_hosts:
+                report.fail(
+                    ingress,
+                    f"serves {name}'s web forms and webhooks on {host or 'any host'} without TLS "
+                    "(leads carry personal data): add it to spec.tls",
+                )
+
+
 def check_nats(report, by_kind):
     nats = by_kind.get("StatefulSet", {}).get("shangji-nats")
     if nats is None:
@@ -240,6 +399,16 @@ def check_references(report, objects, by_kind):
         for volume in pod.get("volumes") or []:
             if "configMap" in volume and volume["configMap"]["name"] not in config_maps:
                 report.fail(obj, f"volume {volume['name']} refers to missing ConfigMap")
+    for ingress in by_kind.get("Ingress", {}).values():
+        for tls in ingress["spec"].get("tls") or []:
+            if tls.get("secretName") and tls["secretName"] not in secrets:
+                report.fail(ingress, f"TLS Secret {tls['secretName']} is missing (nor created out of band)")
+        for _, backend in ingress_backends(ingress):
+            service = by_kind.get("Service", {}).get(backend.get("name"))
+            if service is None:
+                report.fail(ingress, f"backend Service {backend.get('name')} is missing")
+            elif not any(backend_port_matches(backend, p) for p in service["spec"].get("ports", [])):
+                report.fail(ingress, f"backend Service {backend['name']} has no port {backend.get('port')}")
 
 
 def pods_in(by_kind):
@@ -306,6 +475,8 @@ def main():
             check_workload(report, obj, by_kind)
     for svc, port in SERVICES.items():
         check_service(report, svc, port, by_kind)
+    for svc, port in HTTP_PORTS.items():
+        check_http_listener(report, svc, port, by_kind)
     check_nats(report, by_kind)
     check_references(report, objects, by_kind)
     check_network_policies(report, by_kind)

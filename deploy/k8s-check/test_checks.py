@@ -12,9 +12,11 @@ sys.path.insert(0, str(pathlib.Path(__file__).parent))
 import check_containers  # noqa: E402
 import check_manifests  # noqa: E402
 import check_observability  # noqa: E402
+import yaml  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "deploy/docker/Dockerfile"
+COMPOSE = ROOT / "compose.yaml"
 
 
 def deployment(name="shangji-intake", port=50051):
@@ -163,6 +165,115 @@ class ManifestRules(unittest.TestCase):
         self.assertIn("selects no pod listening", failures(broken))
 
 
+def intake_web(trusted=False, ingress=False):
+    """Intake as the base renders it (HTTP port, wildcard bind, Service port, a policy
+    admitting the ingress controller's namespace), optionally behind an Ingress with
+    X-Forwarded-For trusted through the ConfigMap the Deployment loads."""
+    d = deployment()
+    container = d["spec"]["template"]["spec"]["containers"][0]
+    container["ports"] = [
+        {"name": "grpc", "containerPort": 50051},
+        {"name": "metrics", "containerPort": 9151},
+        {"name": "http", "containerPort": 8051},
+    ]
+    container["env"] = [{"name": "SHANGJI_INTAKE_HTTP_ADDR", "value": "0.0.0.0:8051"}]
+    container["envFrom"] = [{"configMapRef": {"name": "shangji-intake-abc", "optional": True}}]
+    labels = {"app.kubernetes.io/name": "shangji-intake"}
+    objects = [
+        d,
+        {"kind": "ConfigMap", "metadata": {"name": "shangji-intake-abc"},
+         "data": {"SHANGJI_INTAKE_HTTP_TRUST_FORWARDED_FOR": "true" if trusted else "false"}},
+        {"kind": "Service", "metadata": {"name": "shangji-intake"}, "spec": {"selector": labels, "ports": [
+            {"name": "grpc", "port": 50051, "targetPort": "grpc"},
+            {"name": "http", "port": 8051, "targetPort": "http"}]}},
+        {"kind": "NetworkPolicy", "metadata": {"name": "shangji-intake"}, "spec": {
+            "podSelector": {"matchLabels": labels}, "policyTypes": ["Ingress", "Egress"],
+            "ingress": [{"ports": [{"port": "http"}], "from": [
+                {"namespaceSelector": {"matchLabels": {"shangji.io/web-ingress": "true"}}}]}]}},
+    ]
+    if ingress:
+        backend = {"service": {"name": "shangji-intake", "port": {"name": "http"}}}
+        objects.append({"kind": "Ingress", "metadata": {"name": "shangji-intake-web"}, "spec": {
+            "tls": [{"hosts": ["leads.example.com"], "secretName": "shangji-intake-tls"}],
+            "rules": [{"host": "leads.example.com", "http": {"paths": [
+                {"path": "/forms", "pathType": "Prefix", "backend": backend},
+                {"path": "/hooks", "pathType": "Prefix", "backend": backend}]}}]}})
+    return objects
+
+
+def by_name(objects, kind):
+    return next(o for o in objects if o["kind"] == kind)
+
+
+def http_failures(objects):
+    by_kind = check_manifests.index(objects)
+    report = check_manifests.Report("test")
+    check_manifests.check_http_listener(report, "intake", 8051, by_kind)
+    check_manifests.check_references(report, objects, by_kind)
+    return " ".join(report.failures)
+
+
+class IntakeHttpRules(unittest.TestCase):
+    def test_without_and_behind_an_ingress_pass(self):
+        self.assertEqual(http_failures(intake_web()), "")
+        self.assertEqual(http_failures(intake_web(trusted=True, ingress=True)), "")
+
+    def test_missing_container_port_fails(self):
+        objects = intake_web()
+        container = by_name(objects, "Deployment")["spec"]["template"]["spec"]["containers"][0]
+        container["ports"] = container["ports"][:2]
+        self.assertIn("container port `http` 8051", http_failures(objects))
+
+    def test_loopback_or_default_bind_fails(self):
+        objects = intake_web()
+        container = by_name(objects, "Deployment")["spec"]["template"]["spec"]["containers"][0]
+        container["env"][0]["value"] = "127.0.0.1:8051"
+        self.assertIn("SHANGJI_INTAKE_HTTP_ADDR must be 0.0.0.0:8051", http_failures(objects))
+        container["env"] = []
+        self.assertIn("SHANGJI_INTAKE_HTTP_ADDR must be 0.0.0.0:8051", http_failures(objects))
+
+    def test_service_without_http_port_fails(self):
+        objects = intake_web()
+        by_name(objects, "Service")["spec"]["ports"].pop()
+        self.assertIn("no Service exposes its HTTP port 8051", http_failures(objects))
+
+    def test_policy_without_http_rule_fails(self):
+        objects = intake_web()
+        by_name(objects, "NetworkPolicy")["spec"]["ingress"][0]["ports"] = [{"port": "grpc"}]
+        self.assertIn("no NetworkPolicy ingress rule admits its HTTP port", http_failures(objects))
+
+    def test_ingress_without_trusting_forwarded_for_fails(self):
+        self.assertIn("share the ingress controller's address", http_failures(intake_web(ingress=True)))
+
+    def test_trusting_forwarded_for_without_ingress_fails(self):
+        self.assertIn("no Ingress routes to it", http_failures(intake_web(trusted=True)))
+
+    def test_trusted_port_open_to_everyone_fails(self):
+        objects = intake_web(trusted=True, ingress=True)
+        del by_name(objects, "NetworkPolicy")["spec"]["ingress"][0]["from"]
+        self.assertIn("must admit only the ingress controller", http_failures(objects))
+        objects = intake_web(trusted=True, ingress=True)
+        by_name(objects, "NetworkPolicy")["spec"]["ingress"][0]["from"] = [{"ipBlock": {"cidr": "0.0.0.0/0"}}]
+        self.assertIn("must admit only the ingress controller", http_failures(objects))
+        # Every namespace: any pod in the cluster could forge X-Forwarded-For.
+        by_name(objects, "NetworkPolicy")["spec"]["ingress"][0]["from"] = [{"namespaceSelector": {}}]
+        self.assertIn("must admit only the ingress controller", http_failures(objects))
+
+    def test_ingress_without_tls_fails(self):
+        objects = intake_web(trusted=True, ingress=True)
+        del by_name(objects, "Ingress")["spec"]["tls"]
+        self.assertIn("without TLS", http_failures(objects))
+
+    def test_ingress_to_a_missing_port_or_secret_fails(self):
+        objects = intake_web(trusted=True, ingress=True)
+        ingress = by_name(objects, "Ingress")
+        ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["port"] = {"name": "web"}
+        ingress["spec"]["tls"][0]["secretName"] = "no-such-tls"
+        text = http_failures(objects)
+        self.assertIn("has no port {'name': 'web'}", text)
+        self.assertIn("TLS Secret no-such-tls is missing", text)
+
+
 class ContainerRules(unittest.TestCase):
     def failures_for(self, dockerfile_text):
         with tempfile.NamedTemporaryFile("w", suffix="Dockerfile", delete=False) as f:
@@ -185,6 +296,48 @@ class ContainerRules(unittest.TestCase):
 
     def test_single_stage_fails(self):
         self.assertIn("not a multi-stage build", self.failures_for("FROM debian:12.12-slim\nUSER 1\n"))
+
+    def test_intake_http_port_not_exposed_fails(self):
+        text = DOCKERFILE.read_text().replace("EXPOSE 50051 9151 8051", "EXPOSE 50051 9151")
+        self.assertIn("target intake does not EXPOSE 8051", self.failures_for(text))
+
+    def test_intake_http_on_loopback_fails(self):
+        text = DOCKERFILE.read_text().replace(
+            "SHANGJI_INTAKE_HTTP_ADDR=0.0.0.0:8051", "SHANGJI_INTAKE_HTTP_ADDR=127.0.0.1:8051"
+        )
+        self.assertIn("ENV SHANGJI_INTAKE_HTTP_ADDR=0.0.0.0:8051", self.failures_for(text))
+
+    def compose_failures(self, edit=None):
+        compose = yaml.safe_load(COMPOSE.read_text())
+        if edit:
+            edit(compose["services"]["intake"])
+        with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
+            yaml.safe_dump(compose, f)
+        failures = []
+        check_containers.check_compose(f.name, failures)
+        pathlib.Path(f.name).unlink()
+        return " ".join(failures)
+
+    def test_the_real_compose_passes(self):
+        self.assertEqual(self.compose_failures(), "")
+
+    def test_compose_intake_http_rules(self):
+        def unpublished(intake):
+            intake["ports"] = [p for p in intake["ports"] if "8051" not in p]
+
+        def loopback(intake):
+            intake["environment"]["SHANGJI_INTAKE_HTTP_ADDR"] = "127.0.0.1:8051"
+
+        def trusting(intake):
+            intake["environment"]["SHANGJI_INTAKE_HTTP_TRUST_FORWARDED_FOR"] = "true"
+
+        self.assertIn("must publish its HTTP port 8051", self.compose_failures(unpublished))
+        self.assertIn("must set SHANGJI_INTAKE_HTTP_ADDR", self.compose_failures(loopback))
+        self.assertIn("must not set SHANGJI_INTAKE_HTTP_TRUST_FORWARDED_FOR", self.compose_failures(trusting))
+
+    def test_published_ports_short_and_long_syntax(self):
+        ports = ["8051:8051", "127.0.0.1:9151:9151/tcp", {"target": 50051, "published": 50051}]
+        self.assertEqual(check_containers.published_container_ports(ports), {"8051", "9151", "50051"})
 
 
 class ObservabilityRules(unittest.TestCase):

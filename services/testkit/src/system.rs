@@ -89,6 +89,10 @@ impl System {
                 ("SHANGJI_LOG".to_owned(), "info".to_owned()),
                 ("SHANGJI_LOG_FORMAT".to_owned(), "json".to_owned()),
             ];
+            if name == "intake" {
+                // Web forms and webhooks on any free port, so systems can run side by side.
+                env.push(("SHANGJI_INTAKE_HTTP_ADDR".to_owned(), "127.0.0.1:0".to_owned()));
+            }
             if let Some(postgres) = opts.postgres {
                 let url = postgres
                     .create_database(&format!("shangji_{name}"))
