@@ -85,7 +85,7 @@ impl ScaledSystem {
                         metrics_addr.to_string(),
                     ),
                 ]);
-                if *service == "intake" {
+                if service == "intake" {
                     // Both replicas' web form listeners on free ports.
                     env.push(("SHANGJI_INTAKE_HTTP_ADDR".to_owned(), "127.0.0.1:0".to_owned()));
                 }

@@ -47,6 +47,7 @@ fn qualified(lead_id: &str, customer_id: &str, region: &str, industry: &str) -> 
             industry: industry.into(),
             ..Lead::default()
         }),
+        ..LeadQualified::default()
     }
 }
 

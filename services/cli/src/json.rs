@@ -180,6 +180,7 @@ pub fn reminder(reminder: &Reminder) -> Value {
     json!({
         "reminder_id": reminder.reminder_id,
         "opportunity_id": reminder.opportunity_id,
+        "lead_id": reminder.lead_id,
         "owner_rep_id": reminder.owner_rep_id,
         "kind": reminder.kind,
         "due_at": timestamp_json(reminder.due_at.as_ref()),

@@ -99,6 +99,7 @@ impl IntakeService for Fake {
             return Ok(Response::new(SubmitLeadResponse {
                 lead_id: existing.clone(),
                 replayed: true,
+                ..Default::default()
             }));
         }
         seen.leads.insert(key, next_id.clone());
@@ -106,6 +107,7 @@ impl IntakeService for Fake {
         Ok(Response::new(SubmitLeadResponse {
             lead_id: next_id,
             replayed: false,
+            ..Default::default()
         }))
     }
 
@@ -244,6 +246,55 @@ impl IntakeService for Fake {
         &self,
         _: Request<ListMappingPresetsRequest>,
     ) -> Result<Response<ListMappingPresetsResponse>, Status> {
+        Err(Status::unimplemented("not used by the cli"))
+    }
+
+    async fn list_flagged_leads(
+        &self,
+        _: Request<shangji_contracts::intake::ListFlaggedLeadsRequest>,
+    ) -> Result<Response<shangji_contracts::intake::ListFlaggedLeadsResponse>, Status> {
+        Err(Status::unimplemented("not used by the cli"))
+    }
+
+    async fn release_flagged_lead(
+        &self,
+        _: Request<shangji_contracts::intake::ReleaseFlaggedLeadRequest>,
+    ) -> Result<Response<shangji_contracts::intake::FlaggedLeadDecision>, Status> {
+        Err(Status::unimplemented("not used by the cli"))
+    }
+
+    async fn discard_flagged_lead(
+        &self,
+        _: Request<shangji_contracts::intake::DiscardFlaggedLeadRequest>,
+    ) -> Result<Response<shangji_contracts::intake::FlaggedLeadDecision>, Status> {
+        Err(Status::unimplemented("not used by the cli"))
+    }
+
+    async fn upsert_web_form(
+        &self,
+        _: Request<shangji_contracts::intake::UpsertWebFormRequest>,
+    ) -> Result<Response<shangji_contracts::intake::UpsertWebFormResponse>, Status> {
+        Err(Status::unimplemented("not used by the cli"))
+    }
+
+    async fn list_web_forms(
+        &self,
+        _: Request<shangji_contracts::intake::ListWebFormsRequest>,
+    ) -> Result<Response<shangji_contracts::intake::ListWebFormsResponse>, Status> {
+        Err(Status::unimplemented("not used by the cli"))
+    }
+
+    async fn upsert_connector(
+        &self,
+        _: Request<shangji_contracts::intake::UpsertConnectorRequest>,
+    ) -> Result<Response<shangji_contracts::intake::UpsertConnectorResponse>, Status> {
+        Err(Status::unimplemented("not used by the cli"))
+    }
+
+    async fn list_connectors(
+        &self,
+        _: Request<shangji_contracts::intake::ListConnectorsRequest>,
+    ) -> Result<Response<shangji_contracts::intake::ListConnectorsResponse>, Status> {
         Err(Status::unimplemented("not used by the cli"))
     }
 }

@@ -1,14 +1,16 @@
 //! Capturing one lead, whatever the channel: check it against the tenant's field schema,
-//! store it with its attribution and first trail step, and announce it (lead.received)
-//! in the same transaction. gRPC, batches, web forms and webhooks all come through here,
-//! so every channel gets the same checks and the same retry safety.
+//! screen it, store it with its attribution and first trail step, and announce it
+//! (lead.received) in the same transaction, unless screening flagged it: then it is
+//! stored as FLAGGED and waits for a person. gRPC, batches, web forms and webhooks all
+//! come through here, so every channel gets the same checks and the same retry safety.
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use prost::Message as _;
 use shangji_contracts::common::{Attribution, Lead};
 use shangji_contracts::events::lead::LeadReceived;
-use shangji_contracts::intake::{LeadStatus, LeadSubmission, SubmitLeadResponse};
+use shangji_contracts::intake::{LeadStatus, LeadSubmission, ScreeningCode, SubmitLeadResponse};
 use shangji_contracts::time::{from_millis, now_millis};
 use shangji_platform::bus::{self, EventContext};
 use shangji_platform::db::is_unique_violation;
@@ -16,7 +18,10 @@ use shangji_platform::grpc::{ApiError, FieldViolation, RequestContext};
 use shangji_platform::{Db, Tx, idempotency, ids};
 
 use crate::api::schema::SchemaCache;
+use crate::config::IntakeConfig;
 use crate::domain::schema::Schema;
+use crate::domain::screening::flood::{self, FloodLimits};
+use crate::domain::screening::{self, Flag};
 use crate::domain::validate::validate_idempotency_key;
 use crate::store::{self, NewLead};
 
@@ -24,10 +29,19 @@ use crate::store::{self, NewLead};
 const SUBMIT_LEAD: &str = "SubmitLead";
 /// Longest attribution value accepted, in characters.
 const MAX_ATTRIBUTION: usize = 500;
+/// The trail step of a lead screening held back (one per lead, so a fixed id).
+const FLAGGED_STEP: &str = "screening:flagged";
+/// Stale flood counters are pruned once every this many counted submissions.
+const PRUNE_EVERY: u64 = 1024;
 
 pub struct Capture {
     db: Db,
     schemas: SchemaCache,
+    /// Set once from the service's settings by the gRPC layer, which is handed the
+    /// configuration; the defaults apply until then.
+    flood_limits: OnceLock<FloodLimits>,
+    /// Submissions counted for floods since start, to prune stale counters now and then.
+    counted: AtomicU64,
 }
 
 /// A lead as a channel hands it over.
@@ -46,7 +60,21 @@ impl Capture {
         Arc::new(Capture {
             db,
             schemas: SchemaCache::default(),
+            flood_limits: OnceLock::new(),
+            counted: AtomicU64::new(0),
         })
+    }
+
+    /// Applies the flood limits of the service's settings (the first call wins).
+    pub fn set_flood_limits(&self, limits: FloodLimits) {
+        let _ = self.flood_limits.set(limits);
+    }
+
+    fn flood_limits(&self) -> FloodLimits {
+        self.flood_limits
+            .get()
+            .copied()
+            .unwrap_or_else(|| IntakeConfig::default().flood_limits())
     }
 
     pub fn db(&self) -> &Db {
@@ -58,12 +86,24 @@ impl Capture {
         self.schemas.current(&self.db, tenant_id).await
     }
 
-    /// Checks and stores one lead. A retry with the same idempotency key returns the
-    /// first answer (`replayed`) and changes nothing.
+    /// Checks, screens and stores one lead. A retry with the same idempotency key
+    /// returns the first answer (`replayed`) and changes nothing.
     pub async fn accept(
         &self,
         ctx: &RequestContext,
         submission: Submission,
+    ) -> Result<SubmitLeadResponse, ApiError> {
+        self.accept_from(ctx, submission, None).await
+    }
+
+    /// As `accept`, for channels whose client address is the person's (web forms):
+    /// floods of submissions from one address are flagged too. (gRPC and webhook callers
+    /// are systems that legitimately send many leads from one address.)
+    pub async fn accept_from(
+        &self,
+        ctx: &RequestContext,
+        submission: Submission,
+        client_address: Option<&str>,
     ) -> Result<SubmitLeadResponse, ApiError> {
         let key = submission.idempotency_key.trim().to_owned();
         let mut lead = submission.lead.clone().unwrap_or_default();
@@ -99,16 +139,24 @@ impl Capture {
         }
 
         let lead_id = ids::new_id("lead");
-        let response = SubmitLeadResponse {
-            lead_id: lead_id.clone(),
-            replayed: false,
-        };
         let attribution = Attribution {
             channel: submission.channel,
             channel_id: submission.channel_id,
             ..submission.attribution.unwrap_or_default()
         };
+        let now = now_millis();
         let mut tx = self.db.begin().await?;
+        let mut flags = screening::screen(&lead);
+        flags.extend(
+            self.count_floods(&mut tx, &ctx.tenant_id, &lead, client_address, now)
+                .await?,
+        );
+        let response = SubmitLeadResponse {
+            lead_id: lead_id.clone(),
+            replayed: false,
+            flagged: !flags.is_empty(),
+            flags: flags.iter().map(Flag::to_message).collect(),
+        };
         let captured = Captured {
             lead_id: &lead_id,
             lead,
@@ -116,11 +164,17 @@ impl Capture {
             schema_version: schema.version,
             submission_key: None,
         };
-        store_and_announce(&mut tx, ctx, captured, now_millis()).await?;
+        store_screened(&mut tx, ctx, captured, now, &flags).await?;
         idempotency::remember(&mut tx, &ctx.tenant_id, SUBMIT_LEAD, &key, &hash, &response).await?;
         match tx.commit().await {
             Ok(()) => {
-                tracing::info!(tenant.id = %ctx.tenant_id, lead.id = %lead_id, channel = %attribution.channel, "lead received");
+                if flags.is_empty() {
+                    tracing::info!(tenant.id = %ctx.tenant_id, lead.id = %lead_id, channel = %attribution.channel, "lead received");
+                } else {
+                    let codes: Vec<&str> = flags.iter().map(|f| f.code.as_str_name()).collect();
+                    tracing::info!(tenant.id = %ctx.tenant_id, lead.id = %lead_id, channel = %attribution.channel, flags = ?codes, "lead flagged by screening");
+                }
+                self.prune_now_and_then(&ctx.tenant_id, now).await;
                 Ok(response)
             }
             // A concurrent retry with the same key committed first: answer as it did.
@@ -136,6 +190,57 @@ impl Capture {
     }
 }
 
+impl Capture {
+    /// Counts this submission against its client address, phone and e-mail (one upsert)
+    /// and flags those over their limit.
+    async fn count_floods(
+        &self,
+        tx: &mut Tx,
+        tenant_id: &str,
+        lead: &Lead,
+        client_address: Option<&str>,
+        now: i64,
+    ) -> Result<Vec<Flag>, sqlx::Error> {
+        let limits = self.flood_limits();
+        let subjects = flood::subjects(lead, client_address, &limits);
+        if subjects.is_empty() {
+            return Ok(Vec::new());
+        }
+        let start = flood::window_start(now, limits.window_ms);
+        let counts =
+            store::flags::count_submission(tx, tenant_id, &subjects, start, limits.window_ms)
+                .await?;
+        self.counted.fetch_add(1, Ordering::Relaxed);
+        Ok(subjects
+            .iter()
+            .zip(counts)
+            .filter_map(|(subject, (current, previous))| {
+                let estimated = flood::estimate(current, previous, start, now, limits.window_ms);
+                flood::check(subject, estimated, &limits)
+                    .map(|problem| Flag::new(ScreeningCode::Flood, subject.kind.field(), problem))
+            })
+            .collect())
+    }
+
+    /// Every `PRUNE_EVERY` counted submissions, drops the tenant's counters that no
+    /// longer count (older than the previous window). Best effort: a failure only
+    /// leaves rows for the next round.
+    async fn prune_now_and_then(&self, tenant_id: &str, now: i64) {
+        let counted = self.counted.load(Ordering::Relaxed);
+        if counted == 0 || !counted.is_multiple_of(PRUNE_EVERY) {
+            return;
+        }
+        let limits = self.flood_limits();
+        let before = flood::window_start(now, limits.window_ms) - limits.window_ms;
+        match store::flags::prune_counters(&self.db, tenant_id, before).await {
+            Ok(pruned) => tracing::debug!(tenant.id = %tenant_id, pruned, "flood counters pruned"),
+            Err(e) => {
+                tracing::warn!(tenant.id = %tenant_id, error = %e, "cannot prune flood counters")
+            }
+        }
+    }
+}
+
 /// A checked lead, ready to store.
 pub struct Captured<'a> {
     pub lead_id: &'a str,
@@ -146,15 +251,35 @@ pub struct Captured<'a> {
     pub submission_key: Option<&'a str>,
 }
 
-/// Stores the lead, its first trail step and its lead.received event on `tx`. Returns
-/// false, storing nothing, when the submission key had already been used.
+/// Screens the lead's content (imports count no floods: a file is one deliberate
+/// upload) and stores it as `store_screened` does. Returns false, storing nothing, when
+/// the submission key had already been used.
 pub async fn store_and_announce(
     tx: &mut Tx,
     ctx: &RequestContext,
     captured: Captured<'_>,
     now: i64,
 ) -> Result<bool, sqlx::Error> {
+    let flags = screening::screen(&captured.lead);
+    store_screened(tx, ctx, captured, now, &flags).await
+}
+
+/// Stores the lead and its first trail step on `tx`; without flags it is announced
+/// (lead.received), with flags it is held back as FLAGGED with its reasons. Returns
+/// false, storing nothing, when the submission key had already been used.
+pub async fn store_screened(
+    tx: &mut Tx,
+    ctx: &RequestContext,
+    captured: Captured<'_>,
+    now: i64,
+    flags: &[Flag],
+) -> Result<bool, sqlx::Error> {
     let channel = captured.attribution.channel.as_str();
+    let status = if flags.is_empty() {
+        LeadStatus::Received
+    } else {
+        LeadStatus::Flagged
+    };
     let stored = store::insert_lead(
         tx,
         &NewLead {
@@ -165,7 +290,7 @@ pub async fn store_and_announce(
             attribution: &captured.attribution.encode_to_vec(),
             schema_version: captured.schema_version,
             submission_key: captured.submission_key,
-            status: LeadStatus::Received as i32,
+            status: status as i32,
             now,
         },
     )
@@ -173,34 +298,86 @@ pub async fn store_and_announce(
     if !stored {
         return Ok(false);
     }
-    let event = LeadReceived {
-        lead_id: captured.lead_id.to_owned(),
-        lead: Some(captured.lead),
-        channel: channel.to_owned(),
-        received_at: Some(from_millis(now)),
-    };
-    let event_id = bus::enqueue(
-        tx,
-        &EventContext::from_request(ctx, captured.lead_id),
-        &event,
-    )
-    .await?;
     let detail = match captured.attribution.channel_id.as_str() {
         "" => format!("received via {channel}"),
         id => format!("received via {channel} ({id})"),
     };
+    if flags.is_empty() {
+        let announced = Announced {
+            lead_id: captured.lead_id,
+            lead: captured.lead,
+            channel,
+            received_at: now,
+        };
+        announce(tx, ctx, announced, &detail, now).await?;
+        return Ok(true);
+    }
+    let messages: Vec<_> = flags.iter().map(Flag::to_message).collect();
+    store::flags::insert_flag(
+        tx,
+        &ctx.tenant_id,
+        captured.lead_id,
+        &store::flags::encode_flags(&messages),
+        screening::code_bits(flags.iter().map(|f| f.code)),
+        now,
+    )
+    .await?;
     store::insert_step(
         tx,
         &ctx.tenant_id,
         captured.lead_id,
-        &event_id,
-        LeadStatus::Received as i32,
-        &detail,
+        FLAGGED_STEP,
+        LeadStatus::Flagged as i32,
+        &format!("{detail}; {}", screening::summary(flags)),
         "intake",
         now,
     )
     .await?;
     Ok(true)
+}
+
+/// A stored lead about to be announced.
+pub struct Announced<'a> {
+    pub lead_id: &'a str,
+    pub lead: Lead,
+    pub channel: &'a str,
+    /// When intake first received it (a released lead keeps its arrival time).
+    pub received_at: i64,
+}
+
+/// Publishes lead.received (through the outbox, on `tx`) and records the trail step
+/// saying so. Returns the event's id.
+pub async fn announce(
+    tx: &mut Tx,
+    ctx: &RequestContext,
+    announced: Announced<'_>,
+    detail: &str,
+    now: i64,
+) -> Result<String, sqlx::Error> {
+    let event = LeadReceived {
+        lead_id: announced.lead_id.to_owned(),
+        lead: Some(announced.lead),
+        channel: announced.channel.to_owned(),
+        received_at: Some(from_millis(announced.received_at)),
+    };
+    let event_id = bus::enqueue(
+        tx,
+        &EventContext::from_request(ctx, announced.lead_id),
+        &event,
+    )
+    .await?;
+    store::insert_step(
+        tx,
+        &ctx.tenant_id,
+        announced.lead_id,
+        &event_id,
+        LeadStatus::Received as i32,
+        detail,
+        "intake",
+        now,
+    )
+    .await?;
+    Ok(event_id)
 }
 
 /// Attribution values are short single-line text.

@@ -7,8 +7,9 @@ mod bus;
 mod capture;
 mod config;
 pub mod domain;
+mod http;
 mod import;
 mod store;
 
-pub use app::{SPEC, start};
+pub use app::{SPEC, start, start_with_http_listener};
 pub use config::IntakeConfig;

@@ -30,9 +30,12 @@ async fn harness() -> Harness {
     settings.metrics_addr = None;
     settings.data_dir = dir.path().to_owned();
     settings.nats_url = nats.url();
-    let service = shangji_intake::start(settings, Default::default())
-        .await
-        .unwrap();
+    // Tests run side by side: the HTTP channels take a free port, not 8051.
+    let config = shangji_intake::IntakeConfig {
+        http_addr: "127.0.0.1:0".into(),
+        ..Default::default()
+    };
+    let service = shangji_intake::start(settings, config).await.unwrap();
     let client = IntakeServiceClient::connect(service.endpoint())
         .await
         .unwrap();

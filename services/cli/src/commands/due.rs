@@ -32,13 +32,18 @@ fn due_text(reminders: &[Reminder]) -> String {
     if reminders.is_empty() {
         return "nothing due".to_owned();
     }
-    let mut table = Table::new(&["due", "state", "kind", "opportunity", "owner", "message"]);
+    let mut table = Table::new(&["due", "state", "kind", "for", "owner", "message"]);
     for r in reminders {
         table.row(vec![
             timestamp(r.due_at.as_ref()),
             json::reminder_state(r.state),
             r.kind.clone(),
-            r.opportunity_id.clone(),
+            // A lead's first contact is due before its opportunity is known.
+            if r.opportunity_id.is_empty() {
+                format!("lead {}", r.lead_id)
+            } else {
+                r.opportunity_id.clone()
+            },
             or_dash(&r.owner_rep_id).to_owned(),
             r.message.clone(),
         ]);
@@ -65,7 +70,18 @@ mod tests {
         let text = due_text(&[reminder]);
         assert_eq!(
             text.lines().nth(1).unwrap(),
-            "1970-01-01 00:00:00 UTC  fired  first_contact  opp-1        r1     call 王先生"
+            "1970-01-01 00:00:00 UTC  fired  first_contact  opp-1  r1     call 王先生"
+        );
+        let for_lead = Reminder {
+            lead_id: "lead-7".into(),
+            ..Default::default()
+        };
+        assert!(
+            due_text(&[for_lead])
+                .lines()
+                .nth(1)
+                .unwrap()
+                .contains("lead lead-7")
         );
         assert_eq!(due_text(&[]), "nothing due");
     }

@@ -2,6 +2,9 @@
 //! the domain and the store.
 
 mod batch;
+pub mod connectors;
+mod flagged;
+pub mod forms;
 mod import;
 mod lead;
 pub mod schema;
@@ -29,6 +32,7 @@ pub struct IntakeApi {
 
 impl IntakeApi {
     pub fn new(capture: Arc<Capture>, config: IntakeConfig) -> IntakeApi {
+        capture.set_flood_limits(config.flood_limits());
         IntakeApi { capture, config }
     }
 }
@@ -144,6 +148,76 @@ impl IntakeService for IntakeApi {
         let ctx = request_context(&request)?;
         Ok(Response::new(
             import::list_mapping_presets(&self.capture, &ctx).await?,
+        ))
+    }
+
+    async fn upsert_web_form(
+        &self,
+        request: Request<shangji_contracts::intake::UpsertWebFormRequest>,
+    ) -> Result<Response<shangji_contracts::intake::UpsertWebFormResponse>, Status> {
+        let ctx = request_context(&request)?;
+        Ok(Response::new(
+            forms::upsert_web_form(self.capture.db(), &ctx, request.into_inner()).await?,
+        ))
+    }
+
+    async fn list_web_forms(
+        &self,
+        request: Request<shangji_contracts::intake::ListWebFormsRequest>,
+    ) -> Result<Response<shangji_contracts::intake::ListWebFormsResponse>, Status> {
+        let ctx = request_context(&request)?;
+        Ok(Response::new(
+            forms::list_web_forms(self.capture.db(), &ctx).await?,
+        ))
+    }
+
+    async fn upsert_connector(
+        &self,
+        request: Request<shangji_contracts::intake::UpsertConnectorRequest>,
+    ) -> Result<Response<shangji_contracts::intake::UpsertConnectorResponse>, Status> {
+        let ctx = request_context(&request)?;
+        Ok(Response::new(
+            connectors::upsert_connector(self.capture.db(), &ctx, request.into_inner()).await?,
+        ))
+    }
+
+    async fn list_connectors(
+        &self,
+        request: Request<shangji_contracts::intake::ListConnectorsRequest>,
+    ) -> Result<Response<shangji_contracts::intake::ListConnectorsResponse>, Status> {
+        let ctx = request_context(&request)?;
+        Ok(Response::new(
+            connectors::list_connectors(self.capture.db(), &ctx).await?,
+        ))
+    }
+
+    async fn list_flagged_leads(
+        &self,
+        request: Request<shangji_contracts::intake::ListFlaggedLeadsRequest>,
+    ) -> Result<Response<shangji_contracts::intake::ListFlaggedLeadsResponse>, Status> {
+        let ctx = request_context(&request)?;
+        Ok(Response::new(
+            flagged::list_flagged_leads(self.capture.db(), &ctx, request.get_ref()).await?,
+        ))
+    }
+
+    async fn release_flagged_lead(
+        &self,
+        request: Request<shangji_contracts::intake::ReleaseFlaggedLeadRequest>,
+    ) -> Result<Response<shangji_contracts::intake::FlaggedLeadDecision>, Status> {
+        let ctx = request_context(&request)?;
+        Ok(Response::new(
+            flagged::release_flagged_lead(self.capture.db(), &ctx, request.get_ref()).await?,
+        ))
+    }
+
+    async fn discard_flagged_lead(
+        &self,
+        request: Request<shangji_contracts::intake::DiscardFlaggedLeadRequest>,
+    ) -> Result<Response<shangji_contracts::intake::FlaggedLeadDecision>, Status> {
+        let ctx = request_context(&request)?;
+        Ok(Response::new(
+            flagged::discard_flagged_lead(self.capture.db(), &ctx, request.get_ref()).await?,
         ))
     }
 }

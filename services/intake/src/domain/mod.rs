@@ -6,5 +6,6 @@ pub mod encoding;
 pub mod field_value;
 pub mod lead_fields;
 pub mod schema;
+pub mod screening;
 pub mod status;
 pub mod validate;

@@ -7,11 +7,14 @@ use shangji_contracts::intake::LeadStatus;
 /// the same depth; so are "opportunity created" and "attached to an opportunity".
 pub fn depth(status: LeadStatus) -> u8 {
     match status {
-        LeadStatus::Unspecified => 0,
+        // A flagged lead has not been announced yet: once released it is received.
+        LeadStatus::Unspecified | LeadStatus::Flagged => 0,
         LeadStatus::Received => 1,
         LeadStatus::Qualified => 2,
         LeadStatus::Assigned | LeadStatus::Pooled => 3,
         LeadStatus::OpportunityCreated | LeadStatus::AttachedToOpportunity => 4,
+        // Discarded leads were never announced, so nothing downstream can move them on.
+        LeadStatus::Discarded => 5,
     }
 }
 
@@ -36,5 +39,7 @@ mod tests {
         assert_eq!(advance(Qualified, OpportunityCreated), OpportunityCreated);
         // A pooled lead that is assigned later shows as assigned.
         assert_eq!(advance(Pooled, Assigned), Assigned);
+        assert_eq!(advance(Flagged, Received), Received);
+        assert_eq!(advance(Discarded, Qualified), Discarded);
     }
 }

@@ -1,6 +1,6 @@
-//! What intake accepts. A lead must be reachable (a phone or an e-mail) and name
-//! somebody (a contact or a company); every field has a sane length; text carries no
-//! control characters. Violations are collected, not stopped at the first, so the
+//! What intake accepts. A lead must be reachable (a phone, an e-mail or a WeChat
+//! OpenID) and name somebody (a contact or a company); every field has a sane length;
+//! text carries no control characters. Violations are collected, not stopped at the first, so the
 //! caller can fix everything in one go. Intake stores the lead as written: making
 //! "王先生" and "Wang" meet is dedup's job, not a reason to reject.
 
@@ -8,6 +8,10 @@ use shangji_contracts::common::Lead;
 use shangji_platform::grpc::FieldViolation;
 
 use crate::domain::field_value::is_email;
+
+/// The custom field holding a WeChat follower's OpenID (set by the Official Account
+/// connector): enough to reach the lead.
+pub const WECHAT_OPENID: &str = "wechat_openid";
 
 /// Longest accepted value per field, in characters.
 const LIMITS: &[(&str, usize)] = &[
@@ -71,10 +75,15 @@ pub fn validate_lead(lead: &Lead, prefix: &str) -> Vec<FieldViolation> {
     }
     let phone = lead.phone.trim();
     let email = lead.email.trim();
-    if phone.is_empty() && email.is_empty() {
+    // A follower of the tenant's WeChat Official Account can be answered there.
+    let wechat = lead
+        .custom_fields
+        .get(WECHAT_OPENID)
+        .map_or("", |v| v.trim());
+    if phone.is_empty() && email.is_empty() && wechat.is_empty() {
         violations.push(FieldViolation::new(
             prefix,
-            "needs a phone or an e-mail, so that someone can follow the lead up",
+            "needs a phone or an e-mail (or a WeChat OpenID in custom field wechat_openid), so that someone can follow the lead up",
         ));
     }
     if lead.contact_name.trim().is_empty() && lead.company.trim().is_empty() {
@@ -171,6 +180,17 @@ mod tests {
         assert_eq!(fields(&v), ["lead", "lead"]);
         assert!(v[0].description.contains("phone or an e-mail"));
         assert!(v[1].description.contains("contact_name or a company"));
+        let follower = Lead {
+            contact_name: "微信用户 a1b2c3".into(),
+            custom_fields: [(WECHAT_OPENID.to_owned(), "oAbC-a1b2c3".to_owned())].into(),
+            ..Lead::default()
+        };
+        assert!(validate_lead(&follower, "lead").is_empty());
+        let blank = Lead {
+            custom_fields: [(WECHAT_OPENID.to_owned(), "  ".to_owned())].into(),
+            ..follower
+        };
+        assert_eq!(fields(&validate_lead(&blank, "lead")), ["lead"]);
     }
 
     #[test]

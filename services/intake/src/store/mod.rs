@@ -1,5 +1,8 @@
 //! Intake's SQL. Every query names the tenant.
 
+pub mod connectors;
+pub mod flags;
+pub mod forms;
 pub mod imports;
 mod leads;
 mod schemas;

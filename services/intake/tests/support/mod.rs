@@ -28,7 +28,9 @@ impl Harness {
         Harness::start_with(backend, IntakeConfig::default()).await
     }
 
-    pub async fn start_with(backend: Backend, config: IntakeConfig) -> Harness {
+    pub async fn start_with(backend: Backend, mut config: IntakeConfig) -> Harness {
+        // Tests run side by side: the HTTP channels take a free port, not 8051.
+        config.http_addr = "127.0.0.1:0".to_owned();
         let postgres = match backend {
             Backend::Sqlite => None,
             Backend::Postgres => Some(Postgres::start().await.expect("PostgreSQL")),
