@@ -81,7 +81,7 @@ async fn build(
     config: IntakeConfig,
     http: Option<std::net::TcpListener>,
 ) -> anyhow::Result<ServiceParts> {
-    let capture = Capture::new(rt.db.clone());
+    let capture = Capture::new(rt.db.clone(), config.flood_limits());
     let http = match http {
         Some(listener) => {
             listener.set_nonblocking(true)?;

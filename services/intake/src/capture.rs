@@ -5,7 +5,7 @@
 //! come through here, so every channel gets the same checks and the same retry safety.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use prost::Message as _;
 use shangji_contracts::common::{Attribution, Lead};
@@ -18,7 +18,6 @@ use shangji_platform::grpc::{ApiError, FieldViolation, RequestContext};
 use shangji_platform::{Db, Tx, idempotency, ids};
 
 use crate::api::schema::SchemaCache;
-use crate::config::IntakeConfig;
 use crate::domain::schema::Schema;
 use crate::domain::screening::flood::{self, FloodLimits};
 use crate::domain::screening::{self, Flag};
@@ -37,9 +36,9 @@ const PRUNE_EVERY: u64 = 1024;
 pub struct Capture {
     db: Db,
     schemas: SchemaCache,
-    /// Set once from the service's settings by the gRPC layer, which is handed the
-    /// configuration; the defaults apply until then.
-    flood_limits: OnceLock<FloodLimits>,
+    /// From the service's settings: how many submissions per contact or client address
+    /// within the window before a lead is flagged as a flood.
+    flood_limits: FloodLimits,
     /// Submissions counted for floods since start, to prune stale counters now and then.
     counted: AtomicU64,
 }
@@ -56,25 +55,17 @@ pub struct Submission {
 }
 
 impl Capture {
-    pub fn new(db: Db) -> Arc<Capture> {
+    pub fn new(db: Db, flood_limits: FloodLimits) -> Arc<Capture> {
         Arc::new(Capture {
             db,
             schemas: SchemaCache::default(),
-            flood_limits: OnceLock::new(),
+            flood_limits,
             counted: AtomicU64::new(0),
         })
     }
 
-    /// Applies the flood limits of the service's settings (the first call wins).
-    pub fn set_flood_limits(&self, limits: FloodLimits) {
-        let _ = self.flood_limits.set(limits);
-    }
-
     fn flood_limits(&self) -> FloodLimits {
         self.flood_limits
-            .get()
-            .copied()
-            .unwrap_or_else(|| IntakeConfig::default().flood_limits())
     }
 
     pub fn db(&self) -> &Db {

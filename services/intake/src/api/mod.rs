@@ -32,7 +32,6 @@ pub struct IntakeApi {
 
 impl IntakeApi {
     pub fn new(capture: Arc<Capture>, config: IntakeConfig) -> IntakeApi {
-        capture.set_flood_limits(config.flood_limits());
         IntakeApi { capture, config }
     }
 }
