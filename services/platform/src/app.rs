@@ -180,7 +180,9 @@ where
             .layer(GrpcTraceLayer)
             .add_routes(routes)
             .serve_with_incoming_shutdown(
-                tokio_stream::wrappers::TcpListenerStream::new(listener),
+                // Nagle's algorithm would hold a small response back until the client's
+                // delayed ACK (about 40 ms on Linux) whenever a write is split.
+                tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
                 stop.clone().cancelled_owned(),
             );
         let served = serve.await.context("gRPC server failed");

@@ -7,6 +7,7 @@ mod page_token;
 mod review;
 mod scoring;
 mod service;
+mod thresholds;
 pub mod validate;
 
 pub use service::{DEFAULT_MATCH_LIMIT, DedupApi, MAX_MATCH_LIMIT};

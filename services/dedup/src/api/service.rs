@@ -10,6 +10,10 @@ use shangji_contracts::dedup::{
     UpsertScoringRulesRequest, UpsertScoringRulesResponse,
 };
 use shangji_contracts::dedup::{
+    GetMatchThresholdsRequest, GetMatchThresholdsResponse, UpsertMatchThresholdsRequest,
+    UpsertMatchThresholdsResponse,
+};
+use shangji_contracts::dedup::{
     ListReviewQueueRequest, ListReviewQueueResponse, MergeCustomersRequest, MergeCustomersResponse,
     ResolveReviewRequest, ResolveReviewResponse, UnmergeCustomersRequest, UnmergeCustomersResponse,
 };
@@ -170,6 +174,31 @@ impl DedupService for DedupApi {
     ) -> Result<Response<ExplainScoreResponse>, Status> {
         let ctx = request_context(&request)?;
         let response = super::scoring::explain_score(&self.db, &ctx, request.into_inner()).await?;
+        Ok(Response::new(response))
+    }
+
+    async fn get_match_thresholds(
+        &self,
+        request: Request<GetMatchThresholdsRequest>,
+    ) -> Result<Response<GetMatchThresholdsResponse>, Status> {
+        let ctx = request_context(&request)?;
+        let response =
+            super::thresholds::get_match_thresholds(&self.db, &ctx, self.match_thresholds).await?;
+        Ok(Response::new(response))
+    }
+
+    async fn upsert_match_thresholds(
+        &self,
+        request: Request<UpsertMatchThresholdsRequest>,
+    ) -> Result<Response<UpsertMatchThresholdsResponse>, Status> {
+        let ctx = request_context(&request)?;
+        let response = super::thresholds::upsert_match_thresholds(
+            &self.db,
+            &ctx,
+            self.match_thresholds,
+            request.into_inner(),
+        )
+        .await?;
         Ok(Response::new(response))
     }
 }

@@ -68,6 +68,8 @@ impl LeadReceivedHandler {
         hand_possible_matches_to_review(tx, tenant_id, &received.lead_id, &resolved, now).await?;
         tracing::debug!(lead_id = %received.lead_id, account_id = %resolved.account_id,
             candidates = resolved.candidates_examined, possible = resolved.possible.len(), "lead matched");
+        let (account_id, account_match_only) =
+            (resolved.account_id.clone(), resolved.account_match_only);
         let (customer_id, new_customer, match_reasons) = match resolved.resolution {
             Resolution::AlreadyAttached { customer_id } => {
                 tracing::info!(lead_id = %received.lead_id, customer_id = %customer_id, event_id = %event.event_id(),
@@ -99,9 +101,11 @@ impl LeadReceivedHandler {
             lead: &lead,
             received_at,
         };
-        let score = scoring::score_and_record(tx, &scored, self.thresholds, now).await?;
+        let recorded = scoring::score_and_record(tx, &scored, self.thresholds, now).await?;
+        let score = recorded.score;
         tracing::info!(lead_id = %received.lead_id, customer_id = %customer_id, new_customer,
-            score = score.score, grade = score.grade.as_str(), "lead qualified");
+            account_match_only, score = score.score, grade = score.grade.as_str(),
+            model = recorded.model, "lead qualified");
         metrics::counter!("shangji_dedup_leads_total",
             "outcome" => if new_customer { "new_customer" } else { "attached" })
         .increment(1);
@@ -122,6 +126,10 @@ impl LeadReceivedHandler {
                 })
                 .collect(),
             lead: Some(lead),
+            account_id,
+            account_match_only,
+            score_model: recorded.model.to_owned(),
+            scoring_rules_version: recorded.rules_version,
         };
         bus::enqueue(tx, &event.follow_on(), &qualified).await?;
         Ok(())

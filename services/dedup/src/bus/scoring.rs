@@ -28,6 +28,15 @@ pub struct ScoredLead<'a> {
     pub received_at: i64,
 }
 
+/// A lead's score with the model and rules that produced it, as recorded.
+pub struct RecordedScore {
+    pub score: LeadScore,
+    /// [`RULES_MODEL`] or [`LEARNED_MODEL`].
+    pub model: &'static str,
+    /// The version of the tenant's rules in force (1: the built-in set).
+    pub rules_version: u32,
+}
+
 /// Scores the lead (learned model when it has enough outcomes, else the tenant's rules
 /// in force) and records the score.
 pub async fn score_and_record(
@@ -35,7 +44,7 @@ pub async fn score_and_record(
     scored: &ScoredLead<'_>,
     builtin_grades: GradeThresholds,
     now: i64,
-) -> Result<LeadScore, sqlx::Error> {
+) -> Result<RecordedScore, sqlx::Error> {
     let rules = scoring_rules::in_force(tx, scored.tenant_id, builtin_grades).await?;
     let rule_score = rules.score(scored.lead, scored.received_at);
     let features = lead_features(scored.lead, scored.received_at);
@@ -82,5 +91,9 @@ pub async fn score_and_record(
     };
     lead_scores::record(tx, scored.tenant_id, &record).await?;
     metrics::counter!("shangji_dedup_leads_scored_total", "model" => model).increment(1);
-    Ok(score)
+    Ok(RecordedScore {
+        score,
+        model,
+        rules_version: rules.version,
+    })
 }

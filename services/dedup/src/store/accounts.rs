@@ -50,16 +50,27 @@ pub async fn account(
     }))
 }
 
+/// An account as [`find_or_create`] found it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FoundAccount {
+    pub account: AccountRecord,
+    /// True when the tenant knew the account before (another lead named it).
+    pub known: bool,
+}
+
 /// The account of `company`, created when the tenant has none with its key. The key is
-/// unique, so a replica that loses the race reads the winner's account.
+/// unique, so a replica that loses the race reads the winner's account (known then).
 pub async fn find_or_create(
     conn: &mut AnyConnection,
     tenant_id: &str,
     company: &CompanyName,
     now: i64,
-) -> Result<AccountRecord, sqlx::Error> {
-    if let Some(found) = account_by_key(&mut *conn, tenant_id, &company.key).await? {
-        return Ok(found);
+) -> Result<FoundAccount, sqlx::Error> {
+    if let Some(account) = account_by_key(&mut *conn, tenant_id, &company.key).await? {
+        return Ok(FoundAccount {
+            account,
+            known: true,
+        });
     }
     let account_id = shangji_platform::ids::new_id("acc");
     sqlx::query(
@@ -74,9 +85,11 @@ pub async fn find_or_create(
     .bind(now)
     .execute(&mut *conn)
     .await?;
-    account_by_key(&mut *conn, tenant_id, &company.key)
+    let account = account_by_key(&mut *conn, tenant_id, &company.key)
         .await?
-        .ok_or(sqlx::Error::RowNotFound)
+        .ok_or(sqlx::Error::RowNotFound)?;
+    let known = account.account_id != account_id;
+    Ok(FoundAccount { account, known })
 }
 
 /// Gives the customer its account unless it has one already.

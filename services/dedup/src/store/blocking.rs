@@ -7,6 +7,9 @@
 //! the survivor is found by everything its merged customers were found by, and undoing a
 //! merge (which removes the `merged_customers` row) restores both sides exactly.
 
+use std::collections::{HashMap, HashSet};
+
+use shangji_platform::db::Params;
 use sqlx::AnyConnection;
 
 use super::merge;
@@ -17,6 +20,8 @@ use crate::domain::matching::MatchProfile;
 pub const MAX_PER_KEY: i64 = 64;
 /// Customers compared per lead at most.
 pub const MAX_CANDIDATES: usize = 400;
+/// Ids per `IN (…)` list: a lead's candidates fit in one or two.
+const IN_LIST_MAX: usize = 500;
 
 /// Files the customer under `keys` (ones it has already are skipped).
 pub async fn file_customer(
@@ -42,34 +47,85 @@ pub async fn file_customer(
 /// Customers filed under any of `keys`, in the order the keys found them, without
 /// repeats; at most [`MAX_PER_KEY`] per key and [`MAX_CANDIDATES`] in all. A customer
 /// merged into another stands for its survivor (at the end of the chain of merges).
+///
+/// One statement reads every key (a UNION ALL of per-key index range scans) and one
+/// more finds which of them were merged away: with a million customers a lead's few
+/// hundred candidates cost two round trips, not one per candidate.
 pub async fn candidates(
     conn: &mut AnyConnection,
     tenant_id: &str,
     keys: &[String],
 ) -> Result<Vec<String>, sqlx::Error> {
-    let mut found: Vec<String> = Vec::new();
-    for key in keys {
-        let ids: Vec<String> = sqlx::query_scalar(
-            "SELECT customer_id FROM blocking_keys WHERE tenant_id = $1 AND block_key = $2
-             ORDER BY customer_id LIMIT $3",
-        )
-        .bind(tenant_id)
-        .bind(key)
-        .bind(MAX_PER_KEY)
-        .fetch_all(&mut *conn)
-        .await?;
-        for id in ids {
-            let id = merge::current_customer(&mut *conn, tenant_id, &id).await?;
-            if !found.contains(&id) {
-                found.push(id);
-            }
+    let mut filed: Vec<(i64, String)> = Vec::new();
+    // SQLite allows at most 500 terms in a compound SELECT; a lead has a few dozen keys.
+    for (chunk_no, chunk) in keys.chunks(200).enumerate() {
+        let mut p = Params::new(conn);
+        let selects: Vec<String> = chunk
+            .iter()
+            .enumerate()
+            .map(|(n, _)| {
+                format!(
+                    "SELECT CAST({} AS BIGINT) AS key_no, customer_id FROM (SELECT customer_id FROM blocking_keys
+                     WHERE tenant_id = {} AND block_key = {} ORDER BY customer_id LIMIT {}) AS filed",
+                    chunk_no * 200 + n,
+                    p.one(),
+                    p.one(),
+                    p.one()
+                )
+            })
+            .collect();
+        let sql = selects.join(" UNION ALL ");
+        let mut query = sqlx::query_as::<_, (i64, String)>(sqlx::AssertSqlSafe(sql));
+        for key in chunk {
+            query = query.bind(tenant_id).bind(key).bind(MAX_PER_KEY);
         }
-        if found.len() >= MAX_CANDIDATES {
-            found.truncate(MAX_CANDIDATES);
-            break;
+        filed.extend(query.fetch_all(&mut *conn).await?);
+    }
+    // In the order the keys found them: key by key, ids ascending within a key.
+    filed.sort();
+    let ids: Vec<String> = filed.into_iter().map(|(_, id)| id).collect();
+    let survivors = survivors_of(conn, tenant_id, &ids).await?;
+    let mut found: Vec<String> = Vec::new();
+    let mut seen: HashSet<String> = HashSet::new();
+    for id in ids {
+        let id = match survivors.get(&id) {
+            Some(survivor) => merge::current_customer(&mut *conn, tenant_id, survivor).await?,
+            None => id,
+        };
+        if seen.insert(id.clone()) {
+            found.push(id);
+            if found.len() >= MAX_CANDIDATES {
+                break;
+            }
         }
     }
     Ok(found)
+}
+
+/// Of `ids`, the ones merged into another customer, with the survivor they were
+/// merged into (the next link of the chain).
+async fn survivors_of(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    ids: &[String],
+) -> Result<HashMap<String, String>, sqlx::Error> {
+    let mut survivors = HashMap::new();
+    for chunk in ids.chunks(IN_LIST_MAX) {
+        let mut p = Params::new(conn);
+        let sql = format!(
+            "SELECT customer_id, survivor_customer_id FROM merged_customers
+             WHERE tenant_id = {} AND customer_id IN ({})",
+            p.one(),
+            p.list(chunk.len())
+        );
+        let mut query =
+            sqlx::query_as::<_, (String, String)>(sqlx::AssertSqlSafe(sql)).bind(tenant_id);
+        for id in chunk {
+            query = query.bind(id);
+        }
+        survivors.extend(query.fetch_all(&mut *conn).await?);
+    }
+    Ok(survivors)
 }
 
 /// Upserts (and so locks until commit) the rows of `partitions`, in the given
@@ -134,29 +190,87 @@ pub async fn profile(
 
 /// The profiles of `customer_ids` that have one, in the order asked, as matching
 /// compares them: each with what the customers merged into it said (its own values
-/// first). One primary-key read each, plus one per merged customer: candidates are a
-/// few hundred at most and the reads are index lookups.
+/// first). Batched: one read for the merged customers of all of them and one for the
+/// profiles; a customer with merges behind it (rare) has its family read on its own.
 pub async fn profiles(
     conn: &mut AnyConnection,
     tenant_id: &str,
     customer_ids: &[String],
 ) -> Result<Vec<(String, MatchProfile)>, sqlx::Error> {
+    let with_merges = survivors_with_merges(conn, tenant_id, customer_ids).await?;
+    let mut own = stored_profiles(conn, tenant_id, customer_ids).await?;
     let mut found = Vec::with_capacity(customer_ids.len());
     for id in customer_ids {
-        let mut combined: Option<MatchProfile> = None;
-        for member in merge::merge_family(&mut *conn, tenant_id, id).await? {
-            if let Some(profile) = profile(&mut *conn, tenant_id, &member).await? {
-                match combined.as_mut() {
-                    Some(combined) => combined.absorb(&profile),
-                    None => combined = Some(profile),
+        let combined = if with_merges.contains(id) {
+            let mut combined: Option<MatchProfile> = None;
+            for member in merge::merge_family(&mut *conn, tenant_id, id).await? {
+                if let Some(profile) = profile(&mut *conn, tenant_id, &member).await? {
+                    match combined.as_mut() {
+                        Some(combined) => combined.absorb(&profile),
+                        None => combined = Some(profile),
+                    }
                 }
             }
-        }
+            combined
+        } else {
+            own.remove(id)
+        };
         if let Some(profile) = combined {
             found.push((id.clone(), profile));
         }
     }
     Ok(found)
+}
+
+/// Of `ids`, the ones some customer was merged into.
+async fn survivors_with_merges(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    ids: &[String],
+) -> Result<HashSet<String>, sqlx::Error> {
+    let mut survivors = HashSet::new();
+    for chunk in ids.chunks(IN_LIST_MAX) {
+        let mut p = Params::new(conn);
+        let sql = format!(
+            "SELECT DISTINCT survivor_customer_id FROM merged_customers
+             WHERE tenant_id = {} AND survivor_customer_id IN ({})",
+            p.one(),
+            p.list(chunk.len())
+        );
+        let mut query = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql)).bind(tenant_id);
+        for id in chunk {
+            query = query.bind(id);
+        }
+        survivors.extend(query.fetch_all(&mut *conn).await?);
+    }
+    Ok(survivors)
+}
+
+/// The stored profiles of `ids` (their own, merges not followed).
+async fn stored_profiles(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    ids: &[String],
+) -> Result<HashMap<String, MatchProfile>, sqlx::Error> {
+    let mut profiles = HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(IN_LIST_MAX) {
+        let mut p = Params::new(conn);
+        let sql = format!(
+            "SELECT customer_id, profile FROM customer_profiles
+             WHERE tenant_id = {} AND customer_id IN ({})",
+            p.one(),
+            p.list(chunk.len())
+        );
+        let mut query =
+            sqlx::query_as::<_, (String, String)>(sqlx::AssertSqlSafe(sql)).bind(tenant_id);
+        for id in chunk {
+            query = query.bind(id);
+        }
+        for (id, json) in query.fetch_all(&mut *conn).await? {
+            profiles.insert(id, parse_profile(&json)?);
+        }
+    }
+    Ok(profiles)
 }
 
 fn parse_profile(json: &str) -> Result<MatchProfile, sqlx::Error> {

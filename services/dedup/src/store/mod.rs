@@ -2,6 +2,7 @@
 
 pub mod accounts;
 pub mod blocking;
+pub mod bulk;
 pub mod customers;
 pub mod lead_scores;
 pub mod merge;

@@ -85,6 +85,9 @@ pub struct ResolvedLead {
     pub resolution: Resolution,
     /// The account (organisation) of the customer, '' when no lead of it named a company.
     pub account_id: String,
+    /// The lead matched no known contact, but its company is an account the tenant knew
+    /// already: a new contact at a known organisation.
+    pub account_match_only: bool,
     /// Known customers the lead may be, best first (at most [`MAX_POSSIBLE`]): a
     /// person should look. The lead went on with a customer of its own meanwhile.
     pub possible: Vec<MatchVerdict>,
@@ -188,6 +191,17 @@ pub async fn resolve_lead(
     })
 }
 
+/// What attaching a lead learned about its company's account.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum AccountOutcome {
+    /// The lead named no company.
+    NoCompany,
+    /// The tenant knew the account before this lead.
+    Known,
+    /// This lead's company made a new account.
+    Created,
+}
+
 /// One lead being matched.
 struct Matching<'a> {
     tenant_id: &'a str,
@@ -216,7 +230,11 @@ impl Matching<'_> {
         if !ranked.is_empty() {
             let chosen = ranked.remove(0);
             let unowned = unowned_keys(&lead.keys, &owners);
-            if !self.attach(conn, &chosen.customer_id, &unowned).await? {
+            if self
+                .attach(conn, &chosen.customer_id, &unowned)
+                .await?
+                .is_none()
+            {
                 return already_attached(conn, tenant_id, &lead.lead_id).await;
             }
             let reasons = attach_reasons(&chosen, &ranked);
@@ -250,7 +268,11 @@ impl Matching<'_> {
             .cloned()
         {
             // No customer holds any of the lead's keys (checked above), so all go along.
-            if !self.attach(conn, &best.customer_id, &lead.keys).await? {
+            if self
+                .attach(conn, &best.customer_id, &lead.keys)
+                .await?
+                .is_none()
+            {
                 return already_attached(conn, tenant_id, &lead.lead_id).await;
             }
             let resolution = Resolution::Attached {
@@ -278,9 +300,9 @@ impl Matching<'_> {
                 return Ok(None);
             }
         }
-        if !self.attach(conn, &customer_id, &[]).await? {
+        let Some(account) = self.attach(conn, &customer_id, &[]).await? else {
             return already_attached(conn, tenant_id, &lead.lead_id).await;
-        }
+        };
         verdicts.truncate(MAX_POSSIBLE);
         let mut reasons = created_reasons(&customer_id, &lead.keys);
         for possible in &verdicts {
@@ -289,31 +311,34 @@ impl Matching<'_> {
                 possible.customer_id, possible.score
             ));
         }
-        self.resolved(
-            conn,
-            Resolution::Created {
-                customer_id,
-                reasons,
-            },
-            verdicts,
-            examined,
-        )
-        .await
-        .map(Some)
+        let mut resolved = self
+            .resolved(
+                conn,
+                Resolution::Created {
+                    customer_id,
+                    reasons,
+                },
+                verdicts,
+                examined,
+            )
+            .await?;
+        resolved.account_match_only = account == AccountOutcome::Known;
+        Ok(Some(resolved))
     }
 
     /// Records the lead under the customer with the keys it hands over, and what
-    /// matching learns from it: profile, blocking keys, account. False when the lead
-    /// is attached already (the caller must then change nothing).
+    /// matching learns from it: profile, blocking keys, account (and whether the tenant
+    /// knew that account before). `None` when the lead is attached already (the caller
+    /// must then change nothing).
     async fn attach(
         &self,
         conn: &mut AnyConnection,
         customer_id: &str,
         new_keys: &[MatchKey],
-    ) -> Result<bool, sqlx::Error> {
+    ) -> Result<Option<AccountOutcome>, sqlx::Error> {
         let (tenant_id, lead, now) = (self.tenant_id, self.lead, self.now);
         if !customers::attach_lead(conn, tenant_id, customer_id, &lead.lead_id, now).await? {
-            return Ok(false);
+            return Ok(None);
         }
         for key in new_keys {
             // Losing one of these is fine: the lead is attached either way, and the key
@@ -330,11 +355,17 @@ impl Matching<'_> {
             blocking::save_profile(conn, tenant_id, customer_id, &profile, now).await?;
         }
         blocking::file_customer(conn, tenant_id, customer_id, self.keys).await?;
-        if let Some(company) = self.parsed.companies.first() {
-            let account = accounts::find_or_create(conn, tenant_id, company, now).await?;
-            accounts::assign_to_customer(conn, tenant_id, customer_id, &account.account_id).await?;
-        }
-        Ok(true)
+        let Some(company) = self.parsed.companies.first() else {
+            return Ok(Some(AccountOutcome::NoCompany));
+        };
+        let found = accounts::find_or_create(conn, tenant_id, company, now).await?;
+        accounts::assign_to_customer(conn, tenant_id, customer_id, &found.account.account_id)
+            .await?;
+        Ok(Some(if found.known {
+            AccountOutcome::Known
+        } else {
+            AccountOutcome::Created
+        }))
     }
 
     async fn resolved(
@@ -347,6 +378,7 @@ impl Matching<'_> {
         let mut resolved = ResolvedLead {
             resolution,
             account_id: String::new(),
+            account_match_only: false,
             possible,
             candidates_examined,
         };
@@ -384,6 +416,7 @@ async fn already_attached(
     Ok(Some(ResolvedLead {
         resolution: Resolution::AlreadyAttached { customer_id },
         account_id,
+        account_match_only: false,
         possible: Vec::new(),
         candidates_examined: 0,
     }))

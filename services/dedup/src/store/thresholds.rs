@@ -21,6 +21,24 @@ pub async fn tenant_thresholds(
         .unwrap_or(defaults))
 }
 
+/// The thresholds the tenant set itself and when, if it set any that still make sense.
+pub async fn own_thresholds(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+) -> Result<Option<(MatchThresholds, i64)>, sqlx::Error> {
+    let row: Option<(f64, f64, i64)> = sqlx::query_as(
+        "SELECT same_min, possible_min, updated_at FROM match_thresholds WHERE tenant_id = $1",
+    )
+    .bind(tenant_id)
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.and_then(|(same, possible, updated_at)| {
+        MatchThresholds::new(same, possible)
+            .ok()
+            .map(|t| (t, updated_at))
+    }))
+}
+
 pub async fn set_tenant_thresholds(
     conn: &mut AnyConnection,
     tenant_id: &str,

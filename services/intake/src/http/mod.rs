@@ -15,6 +15,7 @@ mod reply;
 mod signature;
 mod wechat;
 
+use axum::serve::ListenerExt as _;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -61,6 +62,12 @@ pub async fn serve(
         )
         .layer(DefaultBodyLimit::max(max_body))
         .with_state(state);
+    // Small answers go out at once, not after the client's delayed ACK (Nagle).
+    let listener = listener.tap_io(|stream| {
+        if let Err(err) = stream.set_nodelay(true) {
+            tracing::debug!(error = %err, "cannot set TCP_NODELAY on a form or webhook connection");
+        }
+    });
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),

@@ -40,12 +40,15 @@ pub fn blocking_keys(profile: &ParsedProfile) -> Vec<String> {
             for account in &accounts {
                 keys.push(format!("sa:{surname}|{account}"));
             }
-            if let Some(postcode) = &profile.postcode {
+            for postcode in &profile.postcodes {
                 keys.push(format!("sp:{surname}|{postcode}"));
             }
         }
         // Given-name prefix with postcode: finds a surname mistyped or changed.
-        if let (Some(postcode), false) = (&profile.postcode, name.surname_only) {
+        if name.surname_only {
+            continue;
+        }
+        for postcode in &profile.postcodes {
             for token in &name.tokens {
                 if !name.surnames.contains(token) {
                     let prefix: String = token.chars().take(3).collect();
@@ -54,10 +57,10 @@ pub fn blocking_keys(profile: &ParsedProfile) -> Vec<String> {
             }
         }
     }
-    if let Some(date) = &profile.birth_date {
+    for date in &profile.birth_dates {
         keys.push(format!("bd:{date}"));
     }
-    if let Some(id) = &profile.national_id {
+    for id in &profile.national_ids {
         keys.push(format!("id:{id}"));
     }
     keys.sort();

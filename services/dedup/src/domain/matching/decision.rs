@@ -71,9 +71,11 @@ const COMPANY: Weight = Weight {
     low: 0.8,
     high: 0.97,
 };
+/// Birth dates are often mistyped or swapped (day and month) when a person gives them
+/// again, so a different one is strong but not overwhelming evidence against.
 const BIRTH_DATE: Weight = Weight {
     agree: 5.0,
-    disagree: -4.0,
+    disagree: -3.0,
     low: 0.5,
     high: 0.99,
 };
@@ -83,6 +85,15 @@ const NATIONAL_ID: Weight = Weight {
     low: 0.5,
     high: 0.99,
 };
+/// Latin names that share a word (the family name, or the given name with the family
+/// name changed or left out) count at least this much, however unlike the rest is: a
+/// nickname, a second given name, a married name or a missing part is more common among
+/// records agreeing on everything else than a different person with one shared name.
+/// Hanzi names are left to their own similarity, since one surname character is shared
+/// by millions.
+const LATIN_NAME_SHARING_A_WORD: f64 = -1.0;
+/// Jaro-Winkler at which two words of a name are one word (typos allowed).
+const SAME_WORD: f64 = 0.9;
 const ADDRESS: Weight = Weight {
     agree: 3.0,
     disagree: -1.0,
@@ -220,75 +231,85 @@ pub fn judge(
         contribution: PRIOR,
         detail: "two records sharing a blocking key are usually different".to_owned(),
     }];
-    let mut add = |field: &'static str, weight: Weight, similarity: f64, detail: String| {
+    let mut add = |field: &'static str, contribution: f64, similarity: f64, detail: String| {
         evidence.push(FieldEvidence {
             field,
             similarity,
-            contribution: weight.points(similarity),
+            contribution,
             detail,
         });
     };
     if !lead.emails.is_empty() && !customer.emails.is_empty() {
         let s = best(&lead.emails, &customer.emails, email_similarity);
-        add("email", EMAIL, s, described(s, "e-mail"));
+        add("email", EMAIL.points(s), s, described(s, "e-mail"));
     }
     if !lead.phones.is_empty() && !customer.phones.is_empty() {
         let s = best(&lead.phones, &customer.phones, phone_similarity);
-        add("phone", PHONE, s, described(s, "phone"));
+        add("phone", PHONE.points(s), s, described(s, "phone"));
     }
     if !lead.names.is_empty() && !customer.names.is_empty() {
-        let (s, surname_only, detail) = compare_names(&lead.names, &customer.names);
-        if surname_only {
-            add("surname", SURNAME, s, detail);
+        let names = compare_names(&lead.names, &customer.names);
+        let s = names.similarity;
+        if names.surname_only {
+            add("surname", SURNAME.points(s), s, names.detail);
+        } else if names.latin_word_shared {
+            let points = NAME.points(s).max(LATIN_NAME_SHARING_A_WORD);
+            add(
+                "name",
+                points,
+                s,
+                format!("{} (a word agrees)", names.detail),
+            );
         } else {
-            add("name", NAME, s, detail);
+            add("name", NAME.points(s), s, names.detail);
         }
     }
     if !lead.companies.is_empty() && !customer.companies.is_empty() {
         let (s, detail) = compare_companies(&lead.companies, &customer.companies);
-        add("company", COMPANY, s, detail);
+        add("company", COMPANY.points(s), s, detail);
     }
     let optional = [
         (
             "birth_date",
             BIRTH_DATE,
-            &lead.birth_date,
-            &customer.birth_date,
-            code_similarity as fn(&str, &str) -> f64,
+            &lead.birth_dates,
+            &customer.birth_dates,
+            date_similarity as fn(&str, &str) -> f64,
         ),
         (
             "national_id",
             NATIONAL_ID,
-            &lead.national_id,
-            &customer.national_id,
+            &lead.national_ids,
+            &customer.national_ids,
             code_similarity,
         ),
         (
             "postcode",
             POSTCODE,
-            &lead.postcode,
-            &customer.postcode,
+            &lead.postcodes,
+            &customer.postcodes,
             code_similarity,
         ),
         (
             "locality",
             LOCALITY,
-            &lead.locality,
-            &customer.locality,
+            &lead.localities,
+            &customer.localities,
             jaro_winkler,
         ),
         (
             "address",
             ADDRESS,
-            &lead.address,
-            &customer.address,
+            &lead.addresses,
+            &customer.addresses,
             qgram_similarity,
         ),
     ];
     for (field, weight, a, b, similarity) in optional {
-        if let (Some(a), Some(b)) = (a, b) {
-            let s = similarity(a, b);
-            add(field, weight, s, described(s, field));
+        // The best agreement of any value the lead gave with any the customer is known by.
+        if !a.is_empty() && !b.is_empty() {
+            let s = best(a, b, |x, y| similarity(x, y));
+            add(field, weight.points(s), s, described(s, field));
         }
     }
     let log_odds: f64 = evidence.iter().map(|e| e.contribution).sum();
@@ -363,19 +384,47 @@ fn phone_similarity(a: &String, b: &String) -> f64 {
     }
 }
 
-/// Codes (dates, ids, postcodes): equal is 1, one typo or swapped pair 0.7.
+/// Codes (ids, postcodes): equal is 1; one typo or swapped pair 0.85 in a long code
+/// (six characters or more, where another person's code is rarely one edit away) and
+/// 0.7 in a short one; anything else 0.
 fn code_similarity(a: &str, b: &str) -> f64 {
     match edits(a, b) {
         0 => 1.0,
+        1 if a.chars().count().min(b.chars().count()) >= 6 => 0.85,
         1 => 0.7,
         _ => 0.0,
     }
 }
 
+/// Birth dates (digits, `19800102`): as codes, and day and month swapped
+/// (`19800201`, the American order) is as good as one typo.
+fn date_similarity(a: &str, b: &str) -> f64 {
+    let swapped = |d: &str| -> Option<String> {
+        (d.len() == 8 && d.is_ascii()).then(|| format!("{}{}{}", &d[..4], &d[6..8], &d[4..6]))
+    };
+    let similarity = code_similarity(a, b);
+    if similarity < 0.85 && swapped(a).is_some_and(|s| s == b) {
+        0.85
+    } else {
+        similarity
+    }
+}
+
+/// How the names of a lead and a customer compare.
+struct NameComparison {
+    /// The best similarity of any pair of names.
+    similarity: f64,
+    /// Only a surname was known on one side (`王先生`), so only surnames were compared.
+    surname_only: bool,
+    /// The best pair are Latin names sharing a word (see [`LATIN_NAME_SHARING_A_WORD`]).
+    latin_word_shared: bool,
+    detail: String,
+}
+
 /// The best agreement between any of the lead's names and the customer's, whether it
 /// compared full names or only a surname, and words for it.
-fn compare_names(lead: &[PersonName], customer: &[PersonName]) -> (f64, bool, String) {
-    let mut best_full: Option<(f64, String)> = None;
+fn compare_names(lead: &[PersonName], customer: &[PersonName]) -> NameComparison {
+    let mut best_full: Option<(f64, bool, String)> = None;
     let mut best_surname: Option<(f64, String)> = None;
     for a in lead {
         for b in customer {
@@ -394,9 +443,10 @@ fn compare_names(lead: &[PersonName], customer: &[PersonName]) -> (f64, bool, St
                 }
             } else {
                 let s = full_name_similarity(a, b);
-                if best_full.as_ref().is_none_or(|(t, _)| s > *t) {
+                if best_full.as_ref().is_none_or(|(t, _, _)| s > *t) {
                     best_full = Some((
                         s,
+                        latin_word_shared(a, b),
                         format!("{} vs {} {:.0}% alike", a.full, b.full, s * 100.0),
                     ));
                 }
@@ -404,10 +454,34 @@ fn compare_names(lead: &[PersonName], customer: &[PersonName]) -> (f64, bool, St
         }
     }
     match (best_full, best_surname) {
-        (Some((s, detail)), _) => (s, false, detail),
-        (None, Some((s, detail))) => (s, true, detail),
-        (None, None) => (0.0, false, "no comparable names".to_owned()),
+        (Some((similarity, latin_word_shared, detail)), _) => NameComparison {
+            similarity,
+            surname_only: false,
+            latin_word_shared,
+            detail,
+        },
+        (None, Some((similarity, detail))) => NameComparison {
+            similarity,
+            surname_only: true,
+            latin_word_shared: false,
+            detail,
+        },
+        (None, None) => NameComparison {
+            similarity: 0.0,
+            surname_only: false,
+            latin_word_shared: false,
+            detail: "no comparable names".to_owned(),
+        },
     }
+}
+
+/// Two names in Latin letters with a word in common (typos allowed).
+fn latin_word_shared(a: &PersonName, b: &PersonName) -> bool {
+    !a.han
+        && !b.han
+        && a.tokens
+            .iter()
+            .any(|x| b.tokens.iter().any(|y| jaro_winkler(x, y) >= SAME_WORD))
 }
 
 fn title_note(a: &PersonName, b: &PersonName) -> String {
@@ -581,6 +655,95 @@ mod tests {
             })
         );
         assert!(MatchThresholds::new(f64::NAN, 0.5).is_err());
+    }
+
+    fn identified(name: &str, birth_date: &str, national_id: &str, address: &str) -> ParsedProfile {
+        let nonempty = |v: &str| {
+            if v.is_empty() {
+                Vec::new()
+            } else {
+                vec![v.to_owned()]
+            }
+        };
+        ParsedProfile::from(&MatchProfile {
+            names: vec![name.to_owned()],
+            birth_dates: nonempty(birth_date),
+            national_ids: nonempty(national_id),
+            addresses: nonempty(address),
+            ..MatchProfile::default()
+        })
+    }
+
+    fn points(v: &MatchVerdict, field: &str) -> f64 {
+        v.evidence
+            .iter()
+            .find(|e| e.field == field)
+            .unwrap_or_else(|| panic!("no {field} in {v:?}"))
+            .contribution
+    }
+
+    #[test]
+    fn a_typo_in_a_long_code_or_swapped_day_and_month_still_mostly_agree() {
+        assert_eq!(code_similarity("4440480", "4440480"), 1.0);
+        assert_eq!(code_similarity("4440480", "4440408"), 0.85);
+        assert_eq!(code_similarity("2600", "2601"), 0.7);
+        assert_eq!(code_similarity("4440480", "5337955"), 0.0);
+        assert_eq!(date_similarity("19800102", "19800201"), 0.85);
+        assert_eq!(date_similarity("19800102", "19800103"), 0.85);
+        assert_eq!(date_similarity("19800102", "19751221"), 0.0);
+        let customer = identified("Holly Rieman", "19751221", "5260793", "");
+        let v = verdict(
+            &identified("Holly Rieman", "19752112", "5260739", ""),
+            &customer,
+        );
+        assert!(points(&v, "birth_date") > 2.0, "{v:?}");
+        assert!(points(&v, "national_id") > 4.0, "{v:?}");
+        assert_eq!(v.decision, Decision::Same, "{v:?}");
+    }
+
+    #[test]
+    fn latin_names_sharing_a_word_are_not_held_against_the_rest_of_the_evidence() {
+        let customer = identified("Daniel Crook", "19971114", "5337955", "7 liffey circuit");
+        // Surname changed, everything else agrees: the same person.
+        let v = verdict(
+            &identified("Daniel Dinh", "19971114", "5337955", "7 liffey circuit"),
+            &customer,
+        );
+        assert_eq!(points(&v, "name"), LATIN_NAME_SHARING_A_WORD, "{v:?}");
+        assert_eq!(v.decision, Decision::Same, "{v:?}");
+        // A relative at the same address, born another day: not the same.
+        let v = verdict(
+            &identified("Sarah Crook", "19990302", "", "7 liffey circuit"),
+            &customer,
+        );
+        assert_eq!(v.decision, Decision::Different, "{v:?}");
+        // Names with no word in common still count fully against.
+        let v = verdict(&identified("Talyah Hewson", "", "5337955", ""), &customer);
+        assert_eq!(points(&v, "name"), NAME.disagree, "{v:?}");
+        // Hanzi names sharing only the surname character keep their own (low) similarity.
+        let v = verdict(
+            &identified("王芳", "", "", ""),
+            &identified("王伟", "", "", ""),
+        );
+        assert_eq!(points(&v, "name"), NAME.disagree, "{v:?}");
+    }
+
+    #[test]
+    fn every_value_a_customer_is_known_by_is_compared() {
+        let mut known = MatchProfile {
+            names: vec!["Zali White".into()],
+            national_ids: vec!["1915716".into()],
+            ..MatchProfile::default()
+        };
+        known.absorb(&MatchProfile {
+            national_ids: vec!["9848730".into()],
+            ..MatchProfile::default()
+        });
+        let v = verdict(
+            &identified("Zali White", "", "9848730", ""),
+            &ParsedProfile::from(&known),
+        );
+        assert_eq!(points(&v, "national_id"), NATIONAL_ID.agree, "{v:?}");
     }
 
     #[test]

@@ -44,17 +44,45 @@ pub struct MatchProfile {
     pub phones: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub emails: Vec<String>,
-    /// Digits only (`19800101`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub birth_date: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub national_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub postcode: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub locality: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub address: Option<String>,
+    /// Digits only (`19800101`). This and the identifying fields below keep every
+    /// value the customer's leads gave (a corrected birth date, a second address), at
+    /// most [`MAX_VALUES`], first known first. Stored profiles from before they were
+    /// lists hold a single string, which reads as a list of one.
+    #[serde(
+        rename = "birth_date",
+        default,
+        deserialize_with = "one_or_many",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub birth_dates: Vec<String>,
+    #[serde(
+        rename = "national_id",
+        default,
+        deserialize_with = "one_or_many",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub national_ids: Vec<String>,
+    #[serde(
+        rename = "postcode",
+        default,
+        deserialize_with = "one_or_many",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub postcodes: Vec<String>,
+    #[serde(
+        rename = "locality",
+        default,
+        deserialize_with = "one_or_many",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub localities: Vec<String>,
+    #[serde(
+        rename = "address",
+        default,
+        deserialize_with = "one_or_many",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub addresses: Vec<String>,
 }
 
 impl MatchProfile {
@@ -77,23 +105,22 @@ impl MatchProfile {
         custom.sort();
         for (field, value) in custom {
             let field = field.as_str();
-            let slot = if BIRTH_DATE_FIELDS.contains(&field) {
-                (&mut profile.birth_date, digits(value))
+            let (slot, value) = if BIRTH_DATE_FIELDS.contains(&field) {
+                (&mut profile.birth_dates, digits(value))
             } else if NATIONAL_ID_FIELDS.contains(&field) {
-                (&mut profile.national_id, alphanumeric(value))
+                (&mut profile.national_ids, alphanumeric(value))
             } else if POSTCODE_FIELDS.contains(&field) {
-                (&mut profile.postcode, alphanumeric(value))
+                (&mut profile.postcodes, alphanumeric(value))
             } else if LOCALITY_FIELDS.contains(&field) {
-                (&mut profile.locality, Some(fold(value)))
+                (&mut profile.localities, fold(value))
             } else if ADDRESS_FIELDS.contains(&field) {
-                (&mut profile.address, Some(fold(value)))
+                (&mut profile.addresses, fold(value))
             } else {
                 continue;
             };
-            if let (slot @ None, Some(value)) = slot
-                && !value.is_empty()
-            {
-                *slot = Some(value);
+            // A lead gives one value per field: the first of its synonyms that has one.
+            if slot.is_empty() && !value.is_empty() {
+                slot.push(value);
             }
         }
         profile
@@ -107,22 +134,16 @@ impl MatchProfile {
             (&mut self.companies, &other.companies),
             (&mut self.phones, &other.phones),
             (&mut self.emails, &other.emails),
+            (&mut self.birth_dates, &other.birth_dates),
+            (&mut self.national_ids, &other.national_ids),
+            (&mut self.postcodes, &other.postcodes),
+            (&mut self.localities, &other.localities),
+            (&mut self.addresses, &other.addresses),
         ] {
             for value in theirs {
                 if mine.len() < MAX_VALUES && !mine.contains(value) {
                     mine.push(value.clone());
                 }
-            }
-        }
-        for (mine, theirs) in [
-            (&mut self.birth_date, &other.birth_date),
-            (&mut self.national_id, &other.national_id),
-            (&mut self.postcode, &other.postcode),
-            (&mut self.locality, &other.locality),
-            (&mut self.address, &other.address),
-        ] {
-            if mine.is_none() {
-                mine.clone_from(theirs);
             }
         }
     }
@@ -144,25 +165,36 @@ fn push_text(values: &mut Vec<String>, raw: &str) {
     }
 }
 
-fn digits(raw: &str) -> Option<String> {
-    Some(
-        clean_text(raw)
-            .chars()
-            .filter(char::is_ascii_digit)
-            .take(16)
-            .collect(),
-    )
+fn digits(raw: &str) -> String {
+    clean_text(raw)
+        .chars()
+        .filter(char::is_ascii_digit)
+        .take(16)
+        .collect()
 }
 
-fn alphanumeric(raw: &str) -> Option<String> {
-    Some(
-        clean_text(raw)
-            .chars()
-            .filter(char::is_ascii_alphanumeric)
-            .take(32)
-            .collect::<String>()
-            .to_ascii_uppercase(),
-    )
+fn alphanumeric(raw: &str) -> String {
+    clean_text(raw)
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(32)
+        .collect::<String>()
+        .to_ascii_uppercase()
+}
+
+/// A list, or the single string (or null) that profiles stored before held.
+fn one_or_many<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match Option::<OneOrMany>::deserialize(deserializer)? {
+        None => Vec::new(),
+        Some(OneOrMany::One(value)) => vec![value],
+        Some(OneOrMany::Many(values)) => values,
+    })
 }
 
 /// A profile with its names and companies parsed, ready to compare.
@@ -172,11 +204,11 @@ pub struct ParsedProfile {
     pub companies: Vec<CompanyName>,
     pub phones: Vec<String>,
     pub emails: Vec<String>,
-    pub birth_date: Option<String>,
-    pub national_id: Option<String>,
-    pub postcode: Option<String>,
-    pub locality: Option<String>,
-    pub address: Option<String>,
+    pub birth_dates: Vec<String>,
+    pub national_ids: Vec<String>,
+    pub postcodes: Vec<String>,
+    pub localities: Vec<String>,
+    pub addresses: Vec<String>,
 }
 
 impl From<&MatchProfile> for ParsedProfile {
@@ -194,11 +226,11 @@ impl From<&MatchProfile> for ParsedProfile {
                 .collect(),
             phones: profile.phones.clone(),
             emails: profile.emails.clone(),
-            birth_date: profile.birth_date.clone(),
-            national_id: profile.national_id.clone(),
-            postcode: profile.postcode.clone(),
-            locality: profile.locality.clone(),
-            address: profile.address.clone(),
+            birth_dates: profile.birth_dates.clone(),
+            national_ids: profile.national_ids.clone(),
+            postcodes: profile.postcodes.clone(),
+            localities: profile.localities.clone(),
+            addresses: profile.addresses.clone(),
         }
     }
 }
@@ -234,9 +266,9 @@ mod tests {
         assert_eq!(profile.names, ["王伟"]);
         assert_eq!(profile.phones, ["13800138000"]);
         assert_eq!(profile.emails, ["wang@huawei.com"]);
-        assert_eq!(profile.birth_date.as_deref(), Some("19800102"));
-        assert_eq!(profile.postcode.as_deref(), Some("2600"));
-        assert_eq!(profile.national_id, None);
+        assert_eq!(profile.birth_dates, ["19800102"]);
+        assert_eq!(profile.postcodes, ["2600"]);
+        assert!(profile.national_ids.is_empty());
         let json = serde_json::to_string(&profile).unwrap();
         assert_eq!(
             serde_json::from_str::<MatchProfile>(&json).unwrap(),
@@ -248,18 +280,29 @@ mod tests {
     fn absorbing_keeps_earlier_values_first_and_caps_them() {
         let mut profile = MatchProfile {
             names: vec!["王伟".into()],
-            birth_date: Some("19800102".into()),
+            birth_dates: vec!["19800102".into()],
             ..MatchProfile::default()
         };
         for i in 0..10 {
             profile.absorb(&MatchProfile {
                 names: vec![format!("name {i}"), "王伟".into()],
-                birth_date: Some("19990101".into()),
+                birth_dates: vec![format!("1999010{i}"), "19800102".into()],
                 ..MatchProfile::default()
             });
         }
         assert_eq!(profile.names.len(), MAX_VALUES);
         assert_eq!(profile.names[0], "王伟");
-        assert_eq!(profile.birth_date.as_deref(), Some("19800102"));
+        assert_eq!(profile.birth_dates.len(), MAX_VALUES);
+        assert_eq!(profile.birth_dates[..2], ["19800102", "19990100"]);
+    }
+
+    #[test]
+    fn profiles_stored_with_single_identifying_values_still_read() {
+        let old = r#"{"names":["王伟"],"birth_date":"19800102","postcode":null}"#;
+        let profile: MatchProfile = serde_json::from_str(old).unwrap();
+        assert_eq!(profile.birth_dates, ["19800102"]);
+        assert!(profile.postcodes.is_empty());
+        let json = serde_json::to_string(&profile).unwrap();
+        assert_eq!(json, r#"{"names":["王伟"],"birth_date":["19800102"]}"#);
     }
 }
