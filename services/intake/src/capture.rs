@@ -4,8 +4,8 @@
 //! stored as FLAGGED and waits for a person. gRPC, batches, web forms and webhooks all
 //! come through here, so every channel gets the same checks and the same retry safety.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use prost::Message as _;
 use shangji_contracts::common::{Attribution, Lead};
