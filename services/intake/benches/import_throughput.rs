@@ -6,8 +6,9 @@
 //! memory is flat. The CSV is generated while it is uploaded, so the client holds no file.
 //!
 //! Run: `cargo bench -p shangji-intake --bench import_throughput`
-//! (env BENCH_ROWS, default "10000,100000"; BENCH_DATABASE_URL to use PostgreSQL
-//! instead of a temporary SQLite file).
+//! (env BENCH_ROWS, default "10000,100000"; BENCH_DATABASE_URL to use that PostgreSQL
+//! database, or BENCH_POSTGRES=1 to start a throwaway PostgreSQL server, instead of a
+//! temporary SQLite file).
 
 use std::time::Instant;
 
@@ -15,7 +16,7 @@ use futures::StreamExt as _;
 use shangji_contracts::intake::import_leads_request::Part;
 use shangji_contracts::intake::intake_service_client::IntakeServiceClient;
 use shangji_contracts::intake::{ImportLeadsRequest, ImportMetadata, ImportState};
-use shangji_testkit::NatsServer;
+use shangji_testkit::{NatsServer, Postgres};
 
 const TENANT: &str = "bench";
 const ROWS_PER_CHUNK: usize = 500;
@@ -83,13 +84,30 @@ async fn main() -> anyhow::Result<()> {
     settings.metrics_addr = None;
     settings.data_dir = data.path().to_owned();
     settings.nats_url = nats.url();
-    settings.database_url = std::env::var("BENCH_DATABASE_URL").ok();
+    // BENCH_DATABASE_URL names a PostgreSQL database; BENCH_POSTGRES=1 starts a
+    // throwaway PostgreSQL server (as the tests do) and uses a fresh database on it.
+    let mut _postgres = None;
+    settings.database_url = match std::env::var("BENCH_DATABASE_URL") {
+        Ok(url) => Some(url),
+        Err(_) if std::env::var_os("BENCH_POSTGRES").is_some() => {
+            let server = Postgres::start().await?;
+            let url = server.create_database("intake_bench").await?;
+            _postgres = Some(server);
+            Some(url)
+        }
+        Err(_) => None,
+    };
     let backend = if settings.database_url.is_some() {
         "PostgreSQL"
     } else {
         "SQLite"
     };
-    let service = shangji_intake::start(settings, Default::default()).await?;
+    // A free port for the HTTP channels: 8051 may be taken by a running intake.
+    let config = shangji_intake::IntakeConfig {
+        http_addr: "127.0.0.1:0".to_owned(),
+        ..Default::default()
+    };
+    let service = shangji_intake::start(settings, config).await?;
     let mut client = IntakeServiceClient::connect(service.endpoint()).await?;
     println!(
         "ImportLeads, {backend}, chunks of {ROWS_PER_CHUNK} rows, every {BAD_EVERY}th row bad"

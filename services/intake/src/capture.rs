@@ -29,7 +29,9 @@ const SUBMIT_LEAD: &str = "SubmitLead";
 /// Longest attribution value accepted, in characters.
 const MAX_ATTRIBUTION: usize = 500;
 /// The trail step of a lead screening held back (one per lead, so a fixed id).
-const FLAGGED_STEP: &str = "screening:flagged";
+pub(crate) const FLAGGED_STEP: &str = "screening:flagged";
+/// The service named on the trail steps intake records.
+pub(crate) const SERVICE: &str = "intake";
 /// Stale flood counters are pruned once every this many counted submissions.
 const PRUNE_EVERY: u64 = 1024;
 
@@ -153,7 +155,6 @@ impl Capture {
             lead,
             attribution: &attribution,
             schema_version: schema.version,
-            submission_key: None,
         };
         store_screened(&mut tx, ctx, captured, now, &flags).await?;
         idempotency::remember(&mut tx, &ctx.tenant_id, SUBMIT_LEAD, &key, &hash, &response).await?;
@@ -238,40 +239,25 @@ pub struct Captured<'a> {
     pub lead: Lead,
     pub attribution: &'a Attribution,
     pub schema_version: i64,
-    /// Channels that key leads themselves (import rows) set it; None otherwise.
-    pub submission_key: Option<&'a str>,
-}
-
-/// Screens the lead's content (imports count no floods: a file is one deliberate
-/// upload) and stores it as `store_screened` does. Returns false, storing nothing, when
-/// the submission key had already been used.
-pub async fn store_and_announce(
-    tx: &mut Tx,
-    ctx: &RequestContext,
-    captured: Captured<'_>,
-    now: i64,
-) -> Result<bool, sqlx::Error> {
-    let flags = screening::screen(&captured.lead);
-    store_screened(tx, ctx, captured, now, &flags).await
 }
 
 /// Stores the lead and its first trail step on `tx`; without flags it is announced
-/// (lead.received), with flags it is held back as FLAGGED with its reasons. Returns
-/// false, storing nothing, when the submission key had already been used.
+/// (lead.received), with flags it is held back as FLAGGED with its reasons. (Import rows,
+/// keyed per row, are stored a chunk at a time by `import::chunk` with the same outcome.)
 pub async fn store_screened(
     tx: &mut Tx,
     ctx: &RequestContext,
     captured: Captured<'_>,
     now: i64,
     flags: &[Flag],
-) -> Result<bool, sqlx::Error> {
+) -> Result<(), sqlx::Error> {
     let channel = captured.attribution.channel.as_str();
     let status = if flags.is_empty() {
         LeadStatus::Received
     } else {
         LeadStatus::Flagged
     };
-    let stored = store::insert_lead(
+    store::insert_lead(
         tx,
         &NewLead {
             tenant_id: &ctx.tenant_id,
@@ -280,19 +266,14 @@ pub async fn store_screened(
             lead: &captured.lead.encode_to_vec(),
             attribution: &captured.attribution.encode_to_vec(),
             schema_version: captured.schema_version,
-            submission_key: captured.submission_key,
+            // Retries are caught by the idempotency key before this point.
+            submission_key: None,
             status: status as i32,
             now,
         },
     )
     .await?;
-    if !stored {
-        return Ok(false);
-    }
-    let detail = match captured.attribution.channel_id.as_str() {
-        "" => format!("received via {channel}"),
-        id => format!("received via {channel} ({id})"),
-    };
+    let detail = received_detail(captured.attribution);
     if flags.is_empty() {
         let announced = Announced {
             lead_id: captured.lead_id,
@@ -301,7 +282,7 @@ pub async fn store_screened(
             received_at: now,
         };
         announce(tx, ctx, announced, &detail, now).await?;
-        return Ok(true);
+        return Ok(());
     }
     let messages: Vec<_> = flags.iter().map(Flag::to_message).collect();
     store::flags::insert_flag(
@@ -320,11 +301,19 @@ pub async fn store_screened(
         FLAGGED_STEP,
         LeadStatus::Flagged as i32,
         &format!("{detail}; {}", screening::summary(flags)),
-        "intake",
+        SERVICE,
         now,
     )
     .await?;
-    Ok(true)
+    Ok(())
+}
+
+/// The first trail step's text: the channel, and the form/connector/file it came through.
+pub(crate) fn received_detail(attribution: &Attribution) -> String {
+    match attribution.channel_id.as_str() {
+        "" => format!("received via {}", attribution.channel),
+        id => format!("received via {} ({id})", attribution.channel),
+    }
 }
 
 /// A stored lead about to be announced.
@@ -364,7 +353,7 @@ pub async fn announce(
         &event_id,
         LeadStatus::Received as i32,
         detail,
-        "intake",
+        SERVICE,
         now,
     )
     .await?;

@@ -1,5 +1,7 @@
 //! Bulk import of CSV and xlsx files (ImportLeads): reading the file as it streams in
-//! (`source`) and turning its rows into leads and a per-row report (`run`).
+//! (`source`), turning its rows into leads and a per-row report (`run`), and storing
+//! each chunk of checked rows in a few multi-row statements (`chunk`).
 
+pub mod chunk;
 pub mod run;
 pub mod source;

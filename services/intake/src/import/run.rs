@@ -16,13 +16,13 @@ use shangji_contracts::intake::{
 };
 use shangji_contracts::time::now_millis;
 use shangji_platform::grpc::RequestContext;
-use shangji_platform::ids;
 use tokio::sync::mpsc;
 use tonic::Status;
 
-use crate::capture::{Capture, Captured, store_and_announce};
+use crate::capture::Capture;
 use crate::domain::columns::ColumnPlan;
 use crate::domain::encoding::{SNIFF_BYTES, TextDecoder, TextEncoding, detect};
+use crate::import::chunk::{self, GoodRow};
 use crate::import::source::{self, Chunk, ChunkReader, FileRow, RowBatch};
 use crate::store::imports::{self, ImportCounts, ProblemRow};
 
@@ -45,12 +45,6 @@ pub struct ImportJob {
     pub campaign: String,
     /// Header -> field, preset entries first (later entries win).
     pub mapping: Vec<(String, String)>,
-}
-
-/// A row that passed the checks, waiting for its chunk to be written.
-struct GoodRow {
-    key: String,
-    lead: shangji_contracts::common::Lead,
 }
 
 struct Writer {
@@ -173,11 +167,12 @@ impl Writer {
     }
 
     fn check(&mut self, plan: &ColumnPlan, row: FileRow) {
-        let Some(row_lead) = plan.lead_of(&row.cells) else {
+        let Some(mut row_lead) = plan.lead_of(&row.cells) else {
             return; // a blank row
         };
         self.counts.rows_read += 1;
-        let mut lead = row_lead.lead.clone();
+        // The violations only need the row's sources, not its lead: no copy.
+        let mut lead = std::mem::take(&mut row_lead.lead);
         let violations = self.schema.check(&mut lead, IMPORT_CHANNEL, "lead");
         if violations.is_empty() {
             let key = row_key(&self.job.import_key, row.row, &row.cells);
@@ -213,27 +208,22 @@ impl Writer {
         let tenant = self.job.ctx.tenant_id.clone();
         let mut tx = self.job.capture.db().begin().await.map_err(db_error)?;
         let now = now_millis();
-        for row in self.good.drain(..) {
-            if self.job.dry_run {
-                self.counts.accepted += 1;
-                continue;
-            }
-            let lead_id = ids::new_id("lead");
-            let captured = Captured {
-                lead_id: &lead_id,
-                lead: row.lead,
-                attribution: &self.attribution,
-                schema_version: self.schema.version,
-                submission_key: Some(&row.key),
-            };
-            if store_and_announce(&mut tx, &self.job.ctx, captured, now)
-                .await
-                .map_err(db_error)?
-            {
-                self.counts.accepted += 1;
-            } else {
-                self.counts.replayed += 1;
-            }
+        let rows = std::mem::take(&mut self.good);
+        if self.job.dry_run {
+            self.counts.accepted += rows.len() as i64;
+        } else {
+            let stored = chunk::store_rows(
+                &mut tx,
+                &self.job.ctx,
+                &self.attribution,
+                self.schema.version,
+                rows,
+                now,
+            )
+            .await
+            .map_err(db_error)?;
+            self.counts.accepted += stored.created;
+            self.counts.replayed += stored.existing;
         }
         for problem in &self.problems {
             imports::insert_problem(&mut tx, &tenant, &self.job.import_id, problem)

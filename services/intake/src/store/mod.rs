@@ -4,6 +4,7 @@ pub mod connectors;
 pub mod flags;
 pub mod forms;
 pub mod imports;
+pub mod lead_batch;
 mod leads;
 mod schemas;
 
