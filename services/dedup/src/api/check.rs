@@ -69,11 +69,7 @@ pub(super) async fn check_duplicate(
     let candidates_examined = candidate_ids.len();
     candidate_ids.retain(|id| !exact.iter().any(|c| &c.customer_id == id));
     let candidates: Vec<(String, ParsedProfile)> =
-        blocking::profiles(&mut conn, tenant_id, &candidate_ids)
-            .await?
-            .iter()
-            .map(|(id, profile)| (id.clone(), ParsedProfile::from(profile)))
-            .collect();
+        blocking::parsed_profiles(&mut conn, tenant_id, &candidate_ids).await?;
     for verdict in decide(&parsed, &candidates, &thresholds) {
         if verdict.decision == Decision::Different || matches.len() >= limit {
             break;

@@ -12,8 +12,8 @@ use std::collections::{HashMap, HashSet};
 use shangji_platform::db::Params;
 use sqlx::AnyConnection;
 
-use super::merge;
-use crate::domain::matching::MatchProfile;
+use super::{merge, parsed_cache};
+use crate::domain::matching::{MatchProfile, ParsedProfile};
 
 /// Customers read per blocking key at most. A key shared by more customers than this
 /// (a very common name) says little; the other keys of the lead still find its match.
@@ -188,38 +188,59 @@ pub async fn profile(
     json.map(|json| parse_profile(&json)).transpose()
 }
 
-/// The profiles of `customer_ids` that have one, in the order asked, as matching
-/// compares them: each with what the customers merged into it said (its own values
-/// first). Batched: one read for the merged customers of all of them and one for the
-/// profiles; a customer with merges behind it (rare) has its family read on its own.
-pub async fn profiles(
+/// The profiles of `customer_ids` that have one, in the order asked, parsed as
+/// matching compares them: each with what the customers merged into it said (its own
+/// values first). Batched: one read for the merged customers of all of them and one for
+/// the profiles; a customer with merges behind it (rare) has its family read on its own.
+/// A customer without merges is parsed through [`parsed_cache`], keyed by the text just
+/// read, so a profile rewritten by any replica is never served from an older parse.
+pub async fn parsed_profiles(
     conn: &mut AnyConnection,
     tenant_id: &str,
     customer_ids: &[String],
-) -> Result<Vec<(String, MatchProfile)>, sqlx::Error> {
+) -> Result<Vec<(String, ParsedProfile)>, sqlx::Error> {
     let with_merges = survivors_with_merges(conn, tenant_id, customer_ids).await?;
     let mut own = stored_profiles(conn, tenant_id, customer_ids).await?;
     let mut found = Vec::with_capacity(customer_ids.len());
     for id in customer_ids {
-        let combined = if with_merges.contains(id) {
-            let mut combined: Option<MatchProfile> = None;
-            for member in merge::merge_family(&mut *conn, tenant_id, id).await? {
-                if let Some(profile) = profile(&mut *conn, tenant_id, &member).await? {
-                    match combined.as_mut() {
-                        Some(combined) => combined.absorb(&profile),
-                        None => combined = Some(profile),
-                    }
-                }
-            }
-            combined
+        let parsed = if with_merges.contains(id) {
+            family_profile(conn, tenant_id, id)
+                .await?
+                .map(|combined| ParsedProfile::from(&combined))
         } else {
-            own.remove(id)
+            match own.remove(id) {
+                Some(json) => Some(
+                    parsed_cache::parsed(&json)
+                        .map_err(|err| sqlx::Error::Decode(err.into()))?
+                        .as_ref()
+                        .clone(),
+                ),
+                None => None,
+            }
         };
-        if let Some(profile) = combined {
-            found.push((id.clone(), profile));
+        if let Some(parsed) = parsed {
+            found.push((id.clone(), parsed));
         }
     }
     Ok(found)
+}
+
+/// The profile of survivor `id` combined with those of every customer merged into it.
+async fn family_profile(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    id: &str,
+) -> Result<Option<MatchProfile>, sqlx::Error> {
+    let mut combined: Option<MatchProfile> = None;
+    for member in merge::merge_family(&mut *conn, tenant_id, id).await? {
+        if let Some(profile) = profile(&mut *conn, tenant_id, &member).await? {
+            match combined.as_mut() {
+                Some(combined) => combined.absorb(&profile),
+                None => combined = Some(profile),
+            }
+        }
+    }
+    Ok(combined)
 }
 
 /// Of `ids`, the ones some customer was merged into.
@@ -246,12 +267,12 @@ async fn survivors_with_merges(
     Ok(survivors)
 }
 
-/// The stored profiles of `ids` (their own, merges not followed).
+/// The stored profile texts of `ids` (their own, merges not followed).
 async fn stored_profiles(
     conn: &mut AnyConnection,
     tenant_id: &str,
     ids: &[String],
-) -> Result<HashMap<String, MatchProfile>, sqlx::Error> {
+) -> Result<HashMap<String, String>, sqlx::Error> {
     let mut profiles = HashMap::with_capacity(ids.len());
     for chunk in ids.chunks(IN_LIST_MAX) {
         let mut p = Params::new(conn);
@@ -266,9 +287,7 @@ async fn stored_profiles(
         for id in chunk {
             query = query.bind(id);
         }
-        for (id, json) in query.fetch_all(&mut *conn).await? {
-            profiles.insert(id, parse_profile(&json)?);
-        }
+        profiles.extend(query.fetch_all(&mut *conn).await?);
     }
     Ok(profiles)
 }

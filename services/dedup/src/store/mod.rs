@@ -7,6 +7,7 @@ pub mod customers;
 pub mod lead_scores;
 pub mod merge;
 pub mod outcomes;
+pub mod parsed_cache;
 pub mod resolve;
 pub mod review;
 pub mod scoring_rules;

@@ -255,11 +255,7 @@ impl Matching<'_> {
         let candidate_ids = blocking::candidates(conn, tenant_id, self.keys).await?;
         let examined = candidate_ids.len();
         let candidates: Vec<(String, ParsedProfile)> =
-            blocking::profiles(conn, tenant_id, &candidate_ids)
-                .await?
-                .iter()
-                .map(|(id, profile)| (id.clone(), ParsedProfile::from(profile)))
-                .collect();
+            blocking::parsed_profiles(conn, tenant_id, &candidate_ids).await?;
         let mut verdicts = decide(self.parsed, &candidates, self.thresholds);
         verdicts.retain(|v| v.decision != Decision::Different);
         if let Some(best) = verdicts

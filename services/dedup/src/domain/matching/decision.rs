@@ -692,7 +692,10 @@ mod tests {
     #[test]
     fn mailboxes_told_apart_by_their_numbers_are_different() {
         let sim = |a: &str, b: &str| email_similarity(&a.to_owned(), &b.to_owned());
-        assert_eq!(sim("xu.190@bench.example.cn", "xu.1790@bench.example.cn"), 0.0);
+        assert_eq!(
+            sim("xu.190@bench.example.cn", "xu.1790@bench.example.cn"),
+            0.0
+        );
         assert_eq!(sim("wang88@qq.com", "wang66@qq.com"), 0.0);
         assert!(sim("wang.wei@huawei.com", "wangwei@huawei.com") > 0.8);
         assert!(sim("wangwei@qq.com", "wangwei@163.com") > 0.8);
