@@ -87,7 +87,10 @@ impl ScaledSystem {
                 ]);
                 if service == "intake" {
                     // Both replicas' web form listeners on free ports.
-                    env.push(("SHANGJI_INTAKE_HTTP_ADDR".to_owned(), "127.0.0.1:0".to_owned()));
+                    env.push((
+                        "SHANGJI_INTAKE_HTTP_ADDR".to_owned(),
+                        "127.0.0.1:0".to_owned(),
+                    ));
                 }
                 launches.push(async move {
                     let started =

@@ -91,7 +91,10 @@ impl System {
             ];
             if name == "intake" {
                 // Web forms and webhooks on any free port, so systems can run side by side.
-                env.push(("SHANGJI_INTAKE_HTTP_ADDR".to_owned(), "127.0.0.1:0".to_owned()));
+                env.push((
+                    "SHANGJI_INTAKE_HTTP_ADDR".to_owned(),
+                    "127.0.0.1:0".to_owned(),
+                ));
             }
             if let Some(postgres) = opts.postgres {
                 let url = postgres
