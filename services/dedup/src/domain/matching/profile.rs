@@ -47,11 +47,13 @@ pub struct MatchProfile {
     /// Digits only (`19800101`). This and the identifying fields below keep every
     /// value the customer's leads gave (a corrected birth date, a second address), at
     /// most [`MAX_VALUES`], first known first. Stored profiles from before they were
-    /// lists hold a single string, which reads as a list of one.
+    /// lists hold a single string, which reads as a list of one; a single value is still
+    /// written that way, so the previous release reads it during a rolling upgrade.
     #[serde(
         rename = "birth_date",
         default,
         deserialize_with = "one_or_many",
+        serialize_with = "one_or_many_out",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub birth_dates: Vec<String>,
@@ -59,6 +61,7 @@ pub struct MatchProfile {
         rename = "national_id",
         default,
         deserialize_with = "one_or_many",
+        serialize_with = "one_or_many_out",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub national_ids: Vec<String>,
@@ -66,6 +69,7 @@ pub struct MatchProfile {
         rename = "postcode",
         default,
         deserialize_with = "one_or_many",
+        serialize_with = "one_or_many_out",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub postcodes: Vec<String>,
@@ -73,6 +77,7 @@ pub struct MatchProfile {
         rename = "locality",
         default,
         deserialize_with = "one_or_many",
+        serialize_with = "one_or_many_out",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub localities: Vec<String>,
@@ -80,6 +85,7 @@ pub struct MatchProfile {
         rename = "address",
         default,
         deserialize_with = "one_or_many",
+        serialize_with = "one_or_many_out",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub addresses: Vec<String>,
@@ -197,6 +203,17 @@ fn one_or_many<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<
     })
 }
 
+/// Writes one value as a plain string (the shape profiles had before they kept lists,
+/// which a replica of the previous release can still read during a rolling upgrade) and
+/// only a field that really has several values as a list.
+#[allow(clippy::ptr_arg)] // serde's `serialize_with` hands over the field as it is
+fn one_or_many_out<S: serde::Serializer>(values: &Vec<String>, s: S) -> Result<S::Ok, S::Error> {
+    match values.as_slice() {
+        [one] => s.serialize_str(one),
+        many => many.serialize(s),
+    }
+}
+
 /// A profile with its names and companies parsed, ready to compare.
 #[derive(Clone, Debug)]
 pub struct ParsedProfile {
@@ -302,7 +319,16 @@ mod tests {
         let profile: MatchProfile = serde_json::from_str(old).unwrap();
         assert_eq!(profile.birth_dates, ["19800102"]);
         assert!(profile.postcodes.is_empty());
+        // One value is written as the previous release wrote it, so it can read it.
         let json = serde_json::to_string(&profile).unwrap();
-        assert_eq!(json, r#"{"names":["王伟"],"birth_date":["19800102"]}"#);
+        assert_eq!(json, r#"{"names":["王伟"],"birth_date":"19800102"}"#);
+        let mut two = profile.clone();
+        two.birth_dates.push("19800201".into());
+        let json = serde_json::to_string(&two).unwrap();
+        assert_eq!(
+            json,
+            r#"{"names":["王伟"],"birth_date":["19800102","19800201"]}"#
+        );
+        assert_eq!(serde_json::from_str::<MatchProfile>(&json).unwrap(), two);
     }
 }
