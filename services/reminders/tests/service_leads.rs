@@ -178,10 +178,9 @@ async fn lead_first_contact(backend: Backend) {
 
     // (4) Re-assignment (a claim from the pool, a hand-over) moves the open reminder to
     // the new owner; an older assignment arriving late does not move it back.
-    let (early, _) = h
-        .publish(TENANT, &assigned("lead_4", "rep_d", "cus_4"))
+    h.publish(TENANT, &assigned("lead_4", "rep_d", "cus_4"))
         .await;
-    let (_, seq) = h
+    let (newest, seq) = h
         .publish(TENANT, &assigned("lead_4", "rep_e", "cus_4"))
         .await;
     h.consumed(Domain::Lead, seq).await;
@@ -189,7 +188,10 @@ async fn lead_first_contact(backend: Backend) {
     assert_eq!(moved.len(), 1, "{moved:?}");
     assert_eq!(moved[0].owner_rep_id, "rep_e");
     let mut stale = envelope(TENANT, &assigned("lead_4", "rep_d", "cus_4"));
-    stale.occurred_at = early.occurred_at;
+    // Strictly older than the newest: both publishes above can fall in one millisecond,
+    // and on a tie the later-processed statement wins (that is what makes redelivery safe).
+    let newest_at = to_millis(&newest.occurred_at.expect("the envelope has a time"));
+    stale.occurred_at = Some(from_millis(newest_at - 1));
     let seq = h
         .publish_envelope::<LeadAssigned>(&stale, &stale.event_id)
         .await;
