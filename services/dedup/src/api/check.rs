@@ -9,7 +9,7 @@ use shangji_contracts::dedup::{
 use shangji_platform::Db;
 use shangji_platform::grpc::{ApiError, RequestContext};
 
-use super::service::load_customer;
+use super::service::load_customers;
 use super::validate;
 use crate::domain::matching::{
     self, Decision, EXACT_MATCH_SCORE, MatchProfile, MatchThresholds, ParsedProfile,
@@ -45,10 +45,11 @@ pub(super) async fn check_duplicate(
 
     let owners = customers::key_owners(&mut conn, tenant_id, &keys).await?;
     let exact = rank_candidates(&owners);
+    let exact_ids: Vec<String> = exact.iter().map(|c| c.customer_id.clone()).collect();
+    let mut shown = load_customers(&mut conn, tenant_id, &exact_ids).await?;
     let mut matches = Vec::new();
     for candidate in &exact {
-        let Some(customer) = load_customer(&mut conn, tenant_id, &candidate.customer_id).await?
-        else {
+        let Some(customer) = shown.remove(&candidate.customer_id) else {
             continue;
         };
         matches.push(CustomerMatch {
@@ -70,26 +71,33 @@ pub(super) async fn check_duplicate(
     candidate_ids.retain(|id| !exact.iter().any(|c| &c.customer_id == id));
     let candidates: Vec<(String, ParsedProfile)> =
         blocking::parsed_profiles(&mut conn, tenant_id, &candidate_ids).await?;
-    for verdict in decide(&parsed, &candidates, &thresholds) {
-        if verdict.decision == Decision::Different || matches.len() >= limit {
-            break;
+    let mut verdicts = decide(&parsed, &candidates, &thresholds)
+        .into_iter()
+        .take_while(|verdict| verdict.decision != Decision::Different)
+        .peekable();
+    // The customers shown are read together, a screenful at a time: one that vanished
+    // since its profile was read (rare) makes room for the next verdict.
+    while matches.len() < limit && verdicts.peek().is_some() {
+        let page: Vec<_> = verdicts.by_ref().take(limit - matches.len()).collect();
+        let ids: Vec<String> = page.iter().map(|v| v.customer_id.clone()).collect();
+        let mut shown = load_customers(&mut conn, tenant_id, &ids).await?;
+        for verdict in page {
+            let Some(customer) = shown.remove(&verdict.customer_id) else {
+                continue;
+            };
+            matches.push(CustomerMatch {
+                customer_id: verdict.customer_id.clone(),
+                score: verdict.score,
+                decision: match verdict.decision {
+                    Decision::Same => MatchDecision::Same,
+                    Decision::Possible => MatchDecision::Possible,
+                    Decision::Different => MatchDecision::Different,
+                } as i32,
+                reasons: verdict.reasons(),
+                evidence: verdict.evidence.into_iter().map(evidence).collect(),
+                customer: Some(customer),
+            });
         }
-        let Some(customer) = load_customer(&mut conn, tenant_id, &verdict.customer_id).await?
-        else {
-            continue;
-        };
-        matches.push(CustomerMatch {
-            customer_id: verdict.customer_id.clone(),
-            score: verdict.score,
-            decision: match verdict.decision {
-                Decision::Same => MatchDecision::Same,
-                Decision::Possible => MatchDecision::Possible,
-                Decision::Different => MatchDecision::Different,
-            } as i32,
-            reasons: verdict.reasons(),
-            evidence: verdict.evidence.into_iter().map(evidence).collect(),
-            customer: Some(customer),
-        });
     }
     matches.truncate(limit);
 

@@ -1,5 +1,7 @@
 //! `shangji.dedup.v1.DedupService`: read-only questions about customers.
 
+use std::collections::HashMap;
+
 use shangji_contracts::dedup::dedup_service_server::DedupService;
 use shangji_contracts::dedup::{
     CheckDuplicateRequest, CheckDuplicateResponse, Customer, GetCustomerRequest,
@@ -26,7 +28,7 @@ use tonic::{Request, Response, Status};
 use super::validate;
 use crate::domain::matching::MatchThresholds;
 use crate::domain::{GradeThresholds, KeyKind};
-use crate::store::{accounts, blocking, customers, merge};
+use crate::store::{blocking, customers, merge};
 
 pub use super::check::{DEFAULT_MATCH_LIMIT, MAX_MATCH_LIMIT};
 
@@ -210,51 +212,63 @@ pub(super) async fn load_customer(
     tenant_id: &str,
     customer_id: &str,
 ) -> Result<Option<Customer>, ApiError> {
-    let Some(record) = customers::customer(conn, tenant_id, customer_id).await? else {
-        return Ok(None);
-    };
-    let keys = customers::customer_keys(conn, tenant_id, customer_id).await?;
-    let values = |kind: KeyKind| {
-        keys.iter()
-            .filter(|k| k.kind == kind)
-            .map(|k| k.value.clone())
-            .collect::<Vec<_>>()
-    };
-    let account_id = accounts::customer_account_id(conn, tenant_id, customer_id).await?;
-    let account_name = match account_id.as_str() {
-        "" => String::new(),
-        id => accounts::account(conn, tenant_id, id)
-            .await?
-            .map(|a| a.name)
-            .unwrap_or_default(),
-    };
-    let profile = blocking::profile(conn, tenant_id, customer_id)
-        .await?
-        .unwrap_or_default();
-    // A merged-away customer still answers (its history), pointing at the one that
-    // stands for it now rather than at the next link of a chain that may have moved on.
-    let (survivor_customer_id, merged_by_merge_id) =
-        match merge::merged_into(conn, tenant_id, customer_id).await? {
+    let mut found = load_customers(conn, tenant_id, &[customer_id.to_owned()]).await?;
+    Ok(found.remove(customer_id))
+}
+
+/// [`load_customer`] for many customers in two reads (cards, then keys), by id; ids
+/// with no customer are absent.
+pub(super) async fn load_customers(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    customer_ids: &[String],
+) -> Result<HashMap<String, Customer>, ApiError> {
+    if customer_ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let cards = customers::cards(conn, tenant_id, customer_ids).await?;
+    let found: Vec<String> = cards.keys().cloned().collect();
+    let mut keys = customers::keys_of(conn, tenant_id, &found).await?;
+    let mut loaded = HashMap::with_capacity(cards.len());
+    for (customer_id, card) in cards {
+        let keys = keys.remove(&customer_id).unwrap_or_default();
+        let values = |kind: KeyKind| {
+            keys.iter()
+                .filter(|k| k.kind == kind)
+                .map(|k| k.value.clone())
+                .collect::<Vec<_>>()
+        };
+        let profile = match card.profile.as_deref() {
+            Some(json) => blocking::parse_profile(json)?,
+            None => Default::default(),
+        };
+        // A merged-away customer still answers (its history), pointing at the one that
+        // stands for it now rather than at the next link of a chain that may have moved on.
+        let (survivor_customer_id, merged_by_merge_id) = match card.merged_into {
             Some(into) => (
                 merge::current_customer(conn, tenant_id, &into.survivor_customer_id).await?,
                 into.merge_id,
             ),
             None => (String::new(), String::new()),
         };
-    Ok(Some(Customer {
-        survivor_customer_id,
-        merged_by_merge_id,
-        account_id,
-        account_name,
-        known_names: profile.names,
-        known_companies: profile.companies,
-        customer_id: record.customer_id,
-        name: record.name,
-        company: record.company,
-        phones: values(KeyKind::Phone),
-        emails: values(KeyKind::Email),
-        lead_count: u32::try_from(record.lead_count.max(0)).unwrap_or(u32::MAX),
-        created_at: Some(from_millis(record.created_at)),
-        updated_at: Some(from_millis(record.updated_at)),
-    }))
+        let record = card.record;
+        let customer = Customer {
+            survivor_customer_id,
+            merged_by_merge_id,
+            account_id: card.account_id,
+            account_name: card.account_name,
+            known_names: profile.names,
+            known_companies: profile.companies,
+            customer_id: record.customer_id,
+            name: record.name,
+            company: record.company,
+            phones: values(KeyKind::Phone),
+            emails: values(KeyKind::Email),
+            lead_count: u32::try_from(record.lead_count.max(0)).unwrap_or(u32::MAX),
+            created_at: Some(from_millis(record.created_at)),
+            updated_at: Some(from_millis(record.updated_at)),
+        };
+        loaded.insert(customer_id, customer);
+    }
+    Ok(loaded)
 }

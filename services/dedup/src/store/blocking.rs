@@ -48,15 +48,16 @@ pub async fn file_customer(
 /// repeats; at most [`MAX_PER_KEY`] per key and [`MAX_CANDIDATES`] in all. A customer
 /// merged into another stands for its survivor (at the end of the chain of merges).
 ///
-/// One statement reads every key (a UNION ALL of per-key index range scans) and one
-/// more finds which of them were merged away: with a million customers a lead's few
-/// hundred candidates cost two round trips, not one per candidate.
+/// One statement reads every key (a UNION ALL of per-key index range scans) and finds
+/// which of them were merged away: with a million customers a lead's few hundred
+/// candidates cost one round trip, not one per candidate.
 pub async fn candidates(
     conn: &mut AnyConnection,
     tenant_id: &str,
     keys: &[String],
 ) -> Result<Vec<String>, sqlx::Error> {
-    let mut filed: Vec<(i64, String)> = Vec::new();
+    // (key number, customer, the survivor it was merged into if it was)
+    let mut filed: Vec<(i64, String, Option<String>)> = Vec::new();
     // SQLite allows at most 500 terms in a compound SELECT; a lead has a few dozen keys.
     for (chunk_no, chunk) in keys.chunks(200).enumerate() {
         let mut p = Params::new(conn);
@@ -74,22 +75,28 @@ pub async fn candidates(
                 )
             })
             .collect();
-        let sql = selects.join(" UNION ALL ");
-        let mut query = sqlx::query_as::<_, (i64, String)>(sqlx::AssertSqlSafe(sql));
+        // The merged-away ones are found in the same statement: one round trip in all.
+        let sql = format!(
+            "SELECT f.key_no, f.customer_id, m.survivor_customer_id
+             FROM ({}) AS f
+             LEFT JOIN merged_customers m ON m.tenant_id = {} AND m.customer_id = f.customer_id",
+            selects.join(" UNION ALL "),
+            p.one()
+        );
+        let mut query =
+            sqlx::query_as::<_, (i64, String, Option<String>)>(sqlx::AssertSqlSafe(sql));
         for key in chunk {
             query = query.bind(tenant_id).bind(key).bind(MAX_PER_KEY);
         }
-        filed.extend(query.fetch_all(&mut *conn).await?);
+        filed.extend(query.bind(tenant_id).fetch_all(&mut *conn).await?);
     }
     // In the order the keys found them: key by key, ids ascending within a key.
     filed.sort();
-    let ids: Vec<String> = filed.into_iter().map(|(_, id)| id).collect();
-    let survivors = survivors_of(conn, tenant_id, &ids).await?;
     let mut found: Vec<String> = Vec::new();
     let mut seen: HashSet<String> = HashSet::new();
-    for id in ids {
-        let id = match survivors.get(&id) {
-            Some(survivor) => merge::current_customer(&mut *conn, tenant_id, survivor).await?,
+    for (_, id, survivor) in filed {
+        let id = match survivor {
+            Some(survivor) => merge::current_customer(&mut *conn, tenant_id, &survivor).await?,
             None => id,
         };
         if seen.insert(id.clone()) {
@@ -100,32 +107,6 @@ pub async fn candidates(
         }
     }
     Ok(found)
-}
-
-/// Of `ids`, the ones merged into another customer, with the survivor they were
-/// merged into (the next link of the chain).
-async fn survivors_of(
-    conn: &mut AnyConnection,
-    tenant_id: &str,
-    ids: &[String],
-) -> Result<HashMap<String, String>, sqlx::Error> {
-    let mut survivors = HashMap::new();
-    for chunk in ids.chunks(IN_LIST_MAX) {
-        let mut p = Params::new(conn);
-        let sql = format!(
-            "SELECT customer_id, survivor_customer_id FROM merged_customers
-             WHERE tenant_id = {} AND customer_id IN ({})",
-            p.one(),
-            p.list(chunk.len())
-        );
-        let mut query =
-            sqlx::query_as::<_, (String, String)>(sqlx::AssertSqlSafe(sql)).bind(tenant_id);
-        for id in chunk {
-            query = query.bind(id);
-        }
-        survivors.extend(query.fetch_all(&mut *conn).await?);
-    }
-    Ok(survivors)
 }
 
 /// Upserts (and so locks until commit) the rows of `partitions`, in the given
@@ -190,8 +171,8 @@ pub async fn profile(
 
 /// The profiles of `customer_ids` that have one, in the order asked, parsed as
 /// matching compares them: each with what the customers merged into it said (its own
-/// values first). Batched: one read for the merged customers of all of them and one for
-/// the profiles; a customer with merges behind it (rare) has its family read on its own.
+/// values first). Batched: one read for the profiles and whether anyone was merged into
+/// them; a customer with merges behind it (rare) has its family read on its own.
 /// A customer without merges is parsed through [`parsed_cache`], keyed by the text just
 /// read, so a profile rewritten by any replica is never served from an older parse.
 pub async fn parsed_profiles(
@@ -199,8 +180,16 @@ pub async fn parsed_profiles(
     tenant_id: &str,
     customer_ids: &[String],
 ) -> Result<Vec<(String, ParsedProfile)>, sqlx::Error> {
-    let with_merges = survivors_with_merges(conn, tenant_id, customer_ids).await?;
-    let mut own = stored_profiles(conn, tenant_id, customer_ids).await?;
+    let (mut own, mut with_merges) = stored_profiles(conn, tenant_id, customer_ids).await?;
+    // A survivor with no profile of its own (rare) may still have merged ones.
+    let unprofiled: Vec<String> = customer_ids
+        .iter()
+        .filter(|id| !own.contains_key(*id))
+        .cloned()
+        .collect();
+    if !unprofiled.is_empty() {
+        with_merges.extend(survivors_with_merges(conn, tenant_id, &unprofiled).await?);
+    }
     let mut found = Vec::with_capacity(customer_ids.len());
     for id in customer_ids {
         let parsed = if with_merges.contains(id) {
@@ -267,31 +256,43 @@ async fn survivors_with_merges(
     Ok(survivors)
 }
 
-/// The stored profile texts of `ids` (their own, merges not followed).
+/// The stored profile texts of `ids` (their own, merges not followed), and which of
+/// them some customer was merged into, in one statement.
 async fn stored_profiles(
     conn: &mut AnyConnection,
     tenant_id: &str,
     ids: &[String],
-) -> Result<HashMap<String, String>, sqlx::Error> {
+) -> Result<(HashMap<String, String>, HashSet<String>), sqlx::Error> {
     let mut profiles = HashMap::with_capacity(ids.len());
+    let mut with_merges = HashSet::new();
     for chunk in ids.chunks(IN_LIST_MAX) {
         let mut p = Params::new(conn);
         let sql = format!(
-            "SELECT customer_id, profile FROM customer_profiles
-             WHERE tenant_id = {} AND customer_id IN ({})",
+            "SELECT p.customer_id, p.profile,
+                    CAST(CASE WHEN EXISTS (SELECT 1 FROM merged_customers m
+                                           WHERE m.tenant_id = p.tenant_id
+                                             AND m.survivor_customer_id = p.customer_id)
+                              THEN 1 ELSE 0 END AS BIGINT)
+             FROM customer_profiles p
+             WHERE p.tenant_id = {} AND p.customer_id IN ({})",
             p.one(),
             p.list(chunk.len())
         );
         let mut query =
-            sqlx::query_as::<_, (String, String)>(sqlx::AssertSqlSafe(sql)).bind(tenant_id);
+            sqlx::query_as::<_, (String, String, i64)>(sqlx::AssertSqlSafe(sql)).bind(tenant_id);
         for id in chunk {
             query = query.bind(id);
         }
-        profiles.extend(query.fetch_all(&mut *conn).await?);
+        for (id, profile, merged_into_it) in query.fetch_all(&mut *conn).await? {
+            if merged_into_it != 0 {
+                with_merges.insert(id.clone());
+            }
+            profiles.insert(id, profile);
+        }
     }
-    Ok(profiles)
+    Ok((profiles, with_merges))
 }
 
-fn parse_profile(json: &str) -> Result<MatchProfile, sqlx::Error> {
+pub fn parse_profile(json: &str) -> Result<MatchProfile, sqlx::Error> {
     serde_json::from_str(json).map_err(|err| sqlx::Error::Decode(err.into()))
 }

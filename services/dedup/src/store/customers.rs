@@ -2,9 +2,16 @@
 //! tenant in every `WHERE`. They take a connection so that the same query serves the
 //! consumer's transaction and the read pool alike.
 
+use std::collections::HashMap;
+
+use shangji_platform::db::Params;
 use sqlx::AnyConnection;
 
+use super::merge::MergedInto;
 use crate::domain::{KeyKind, KeyOwner, MatchKey};
+
+/// Ids per `IN (…)` list.
+const IN_LIST_MAX: usize = 500;
 
 /// A customer as stored.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -47,44 +54,167 @@ pub async fn lead_customer(
     .await
 }
 
-/// The customer holding `key`, with its age for tie-breaking.
-pub async fn key_owner(
-    conn: &mut AnyConnection,
-    tenant_id: &str,
-    key: &MatchKey,
-) -> Result<Option<KeyOwner>, sqlx::Error> {
-    let row: Option<(String, i64)> = sqlx::query_as(
-        "SELECT k.customer_id, c.created_at
-         FROM match_keys k
-         JOIN customers c ON c.tenant_id = k.tenant_id AND c.customer_id = k.customer_id
-         WHERE k.tenant_id = $1 AND k.kind = $2 AND k.value = $3",
-    )
-    .bind(tenant_id)
-    .bind(key.kind.as_str())
-    .bind(&key.value)
-    .fetch_optional(conn)
-    .await?;
-    Ok(row.map(|(customer_id, customer_created_at)| KeyOwner {
-        key: key.clone(),
-        customer_id,
-        customer_created_at,
-    }))
-}
-
-/// The owners of each of `keys` that has one. A lead has at most a handful of keys,
-/// so one primary-key lookup each is cheaper and simpler than a dynamic `IN` list.
+/// The owners of each of `keys` that has one, in the order of `keys`. One statement (a
+/// UNION ALL of primary-key lookups): every statement is a round trip to the
+/// database's worker, and a check or a lead should not pay one per key.
 pub async fn key_owners(
     conn: &mut AnyConnection,
     tenant_id: &str,
     keys: &[MatchKey],
 ) -> Result<Vec<KeyOwner>, sqlx::Error> {
-    let mut owners = Vec::with_capacity(keys.len());
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut p = Params::new(conn);
+    let selects: Vec<String> = (0..keys.len())
+        .map(|n| {
+            format!(
+                "SELECT CAST({n} AS BIGINT) AS key_no, k.customer_id, c.created_at
+                 FROM match_keys k
+                 JOIN customers c ON c.tenant_id = k.tenant_id AND c.customer_id = k.customer_id
+                 WHERE k.tenant_id = {} AND k.kind = {} AND k.value = {}",
+                p.one(),
+                p.one(),
+                p.one()
+            )
+        })
+        .collect();
+    let sql = selects.join(" UNION ALL ");
+    let mut query = sqlx::query_as::<_, (i64, String, i64)>(sqlx::AssertSqlSafe(sql));
     for key in keys {
-        if let Some(owner) = key_owner(conn, tenant_id, key).await? {
-            owners.push(owner);
+        query = query
+            .bind(tenant_id)
+            .bind(key.kind.as_str())
+            .bind(&key.value);
+    }
+    let mut rows = query.fetch_all(conn).await?;
+    rows.sort_by_key(|(key_no, _, _)| *key_no);
+    Ok(rows
+        .into_iter()
+        .filter_map(|(key_no, customer_id, customer_created_at)| {
+            let key = keys.get(usize::try_from(key_no).ok()?)?;
+            Some(KeyOwner {
+                key: key.clone(),
+                customer_id,
+                customer_created_at,
+            })
+        })
+        .collect())
+}
+
+/// A customer as answers show it, read for many customers at once: its row, its
+/// account's name, its stored profile text and the merge that took it away, if any.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CustomerCard {
+    pub record: CustomerRecord,
+    pub account_id: String,
+    pub account_name: String,
+    pub profile: Option<String>,
+    pub merged_into: Option<MergedInto>,
+}
+
+type CardRow = (
+    String,
+    String,
+    String,
+    i64,
+    i64,
+    i64,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
+/// The cards of those of `customer_ids` that exist, by id: one statement per 500 ids
+/// (a check shows up to a hundred matches; one read each would be hundreds of trips).
+pub async fn cards(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    customer_ids: &[String],
+) -> Result<HashMap<String, CustomerCard>, sqlx::Error> {
+    let mut cards = HashMap::with_capacity(customer_ids.len());
+    for chunk in customer_ids.chunks(IN_LIST_MAX) {
+        let mut p = Params::new(conn);
+        let sql = format!(
+            "SELECT c.customer_id, c.name, c.company, c.lead_count, c.created_at, c.updated_at,
+                    c.account_id, a.name, p.profile, m.survivor_customer_id, m.merge_id
+             FROM customers c
+             LEFT JOIN accounts a ON a.tenant_id = c.tenant_id AND a.account_id = c.account_id
+             LEFT JOIN customer_profiles p
+                    ON p.tenant_id = c.tenant_id AND p.customer_id = c.customer_id
+             LEFT JOIN merged_customers m
+                    ON m.tenant_id = c.tenant_id AND m.customer_id = c.customer_id
+             WHERE c.tenant_id = {} AND c.customer_id IN ({})",
+            p.one(),
+            p.list(chunk.len())
+        );
+        let mut query = sqlx::query_as::<_, CardRow>(sqlx::AssertSqlSafe(sql)).bind(tenant_id);
+        for id in chunk {
+            query = query.bind(id);
+        }
+        for row in query.fetch_all(&mut *conn).await? {
+            let (id, name, company, lead_count, created_at, updated_at) =
+                (row.0, row.1, row.2, row.3, row.4, row.5);
+            let merged_into = match (row.9, row.10) {
+                (Some(survivor_customer_id), Some(merge_id)) => Some(MergedInto {
+                    survivor_customer_id,
+                    merge_id,
+                }),
+                _ => None,
+            };
+            let card = CustomerCard {
+                record: record((
+                    id.clone(),
+                    name,
+                    company,
+                    lead_count,
+                    created_at,
+                    updated_at,
+                )),
+                account_id: row.6,
+                account_name: row.7.unwrap_or_default(),
+                profile: row.8,
+                merged_into,
+            };
+            cards.insert(id, card);
         }
     }
-    Ok(owners)
+    Ok(cards)
+}
+
+/// The keys of each of `customer_ids`, in the order each claimed them.
+pub async fn keys_of(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    customer_ids: &[String],
+) -> Result<HashMap<String, Vec<MatchKey>>, sqlx::Error> {
+    let mut keys: HashMap<String, Vec<MatchKey>> = HashMap::with_capacity(customer_ids.len());
+    for chunk in customer_ids.chunks(IN_LIST_MAX) {
+        let mut p = Params::new(conn);
+        let sql = format!(
+            "SELECT customer_id, kind, value FROM match_keys
+             WHERE tenant_id = {} AND customer_id IN ({})
+             ORDER BY customer_id, claimed_at, kind, value",
+            p.one(),
+            p.list(chunk.len())
+        );
+        let mut query =
+            sqlx::query_as::<_, (String, String, String)>(sqlx::AssertSqlSafe(sql)).bind(tenant_id);
+        for id in chunk {
+            query = query.bind(id);
+        }
+        for (customer_id, kind, value) in query.fetch_all(&mut *conn).await? {
+            // Kinds this version does not know (written by a newer one) are skipped.
+            if let Some(kind) = KeyKind::parse(&kind) {
+                keys.entry(customer_id)
+                    .or_default()
+                    .push(MatchKey { kind, value });
+            }
+        }
+    }
+    Ok(keys)
 }
 
 pub async fn insert_customer(
