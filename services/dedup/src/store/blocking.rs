@@ -23,23 +23,27 @@ pub const MAX_CANDIDATES: usize = 400;
 /// Ids per `IN (…)` list: a lead's candidates fit in one or two.
 const IN_LIST_MAX: usize = 500;
 
-/// Files the customer under `keys` (ones it has already are skipped).
+/// Files the customer under `keys` (ones it has already are skipped), in one statement
+/// per 300 keys: a lead has a dozen or so, and each statement is a round trip.
 pub async fn file_customer(
     conn: &mut AnyConnection,
     tenant_id: &str,
     customer_id: &str,
     keys: &[String],
 ) -> Result<(), sqlx::Error> {
-    for key in keys {
-        sqlx::query(
-            "INSERT INTO blocking_keys (tenant_id, block_key, customer_id) VALUES ($1, $2, $3)
+    for chunk in keys.chunks(300) {
+        let mut p = Params::new(conn);
+        let rows: Vec<String> = chunk.iter().map(|_| format!("({})", p.list(3))).collect();
+        let sql = format!(
+            "INSERT INTO blocking_keys (tenant_id, block_key, customer_id) VALUES {}
              ON CONFLICT (tenant_id, block_key, customer_id) DO NOTHING",
-        )
-        .bind(tenant_id)
-        .bind(key)
-        .bind(customer_id)
-        .execute(&mut *conn)
-        .await?;
+            rows.join(", ")
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for key in chunk {
+            query = query.bind(tenant_id).bind(key).bind(customer_id);
+        }
+        query.execute(&mut *conn).await?;
     }
     Ok(())
 }
@@ -112,23 +116,28 @@ pub async fn candidates(
 /// Upserts (and so locks until commit) the rows of `partitions`, in the given
 /// ascending order. On PostgreSQL a concurrent transaction holding one of them makes
 /// this wait until it commits, after which its customers are visible; SQLite allows
-/// one writer at a time anyway.
+/// one writer at a time anyway. One statement: the rows of a VALUES list are inserted,
+/// and so locked, in the order listed, which keeps the ascending order that rules out
+/// deadlocks between replicas.
 pub async fn hold_partitions(
     conn: &mut AnyConnection,
     tenant_id: &str,
     partitions: &[i64],
     now: i64,
 ) -> Result<(), sqlx::Error> {
-    for partition in partitions {
-        sqlx::query(
-            "INSERT INTO match_partitions (tenant_id, partition_id, touched_at) VALUES ($1, $2, $3)
+    for chunk in partitions.chunks(300) {
+        let mut p = Params::new(conn);
+        let rows: Vec<String> = chunk.iter().map(|_| format!("({})", p.list(3))).collect();
+        let sql = format!(
+            "INSERT INTO match_partitions (tenant_id, partition_id, touched_at) VALUES {}
              ON CONFLICT (tenant_id, partition_id) DO UPDATE SET touched_at = excluded.touched_at",
-        )
-        .bind(tenant_id)
-        .bind(partition)
-        .bind(now)
-        .execute(&mut *conn)
-        .await?;
+            rows.join(", ")
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for partition in chunk {
+            query = query.bind(tenant_id).bind(partition).bind(now);
+        }
+        query.execute(&mut *conn).await?;
     }
     Ok(())
 }
