@@ -179,6 +179,9 @@ struct Run {
     candidates: Histogram<u64>,
     /// Per kind: queries, true customer found, found as SAME.
     found: [(u64, u64, u64); 3],
+    /// Per variant of how a known customer was written: queries, found, found as SAME,
+    /// and misses where the answer had no match at all.
+    by_variant: std::collections::BTreeMap<&'static str, [u64; 4]>,
     /// New people answered with some match (a namesake at the same company, …).
     new_with_match: u64,
     errors: u64,
@@ -215,6 +218,13 @@ impl Run {
                 *same as f64 / (*n).max(1) as f64
             );
         }
+        for (variant, [n, found, same, empty]) in &self.by_variant {
+            println!(
+                "  {variant}: {found}/{n} = {:.4} (as SAME: {:.4}; misses with no match at all: {empty})",
+                *found as f64 / (*n).max(1) as f64,
+                *same as f64 / (*n).max(1) as f64
+            );
+        }
         let (new, _, _) = self.found[2];
         println!(
             "new people: {new}, answered with some match: {} ({:.3})",
@@ -238,6 +248,7 @@ async fn drive(
         latency: Histogram::new_with_bounds(1, 60_000_000, 3)?,
         candidates: Histogram::new_with_bounds(1, 100_000, 3)?,
         found: [(0, 0, 0); 3],
+        by_variant: Default::default(),
         new_with_match: 0,
         errors: 0,
         measured: queries.len() - warm,
@@ -294,9 +305,15 @@ async fn drive(
             match q.customer {
                 Some(c) => {
                     let want = &ids[c as usize];
+                    let tally = run.by_variant.entry(q.variant).or_default();
+                    tally[0] += 1;
                     if let Some(m) = answer.matches.iter().find(|m| &m.customer_id == want) {
                         slot.1 += 1;
                         slot.2 += u64::from(m.decision == 1);
+                        tally[1] += 1;
+                        tally[2] += u64::from(m.decision == 1);
+                    } else if answer.matches.is_empty() {
+                        tally[3] += 1;
                     }
                 }
                 None => run.new_with_match += u64::from(!answer.matches.is_empty()),

@@ -502,6 +502,8 @@ pub enum QueryKind {
 #[derive(Clone)]
 pub struct Query {
     pub kind: QueryKind,
+    /// How the lead was written (for recall per variant).
+    pub variant: &'static str,
     /// The index of the customer it is, if any.
     pub customer: Option<u64>,
     pub lead: Lead,
@@ -516,6 +518,7 @@ pub fn query(n: u64, customers: u64) -> Query {
         let person = Person::nth(customers + n);
         return Query {
             kind: QueryKind::New,
+            variant: "new person",
             customer: None,
             lead: person.lead(),
         };
@@ -539,49 +542,74 @@ pub fn query(n: u64, customers: u64) -> Query {
         }
         return Query {
             kind: QueryKind::Exact,
+            variant: "phone or e-mail written another way",
             customer: Some(index),
             lead,
         };
     }
-    let lead = match (&person.name, rng.below(4)) {
+    let (variant, lead) = match (&person.name, rng.below(4)) {
         // Traditional characters, the company without region and another legal form.
-        (Name::Chinese { .. }, 0) => Lead {
-            contact_name: person.hanzi_name(true),
-            company: person.chinese_company(false, (person.suffix + 1) % CN_SUFFIXES.len(), true),
-            ..Lead::default()
-        },
+        (Name::Chinese { .. }, 0) => (
+            "traditional name, company without region",
+            Lead {
+                contact_name: person.hanzi_name(true),
+                company: person.chinese_company(
+                    false,
+                    (person.suffix + 1) % CN_SUFFIXES.len(),
+                    true,
+                ),
+                ..Lead::default()
+            },
+        ),
         // Pinyin, the company in Latin letters.
-        (Name::Chinese { .. }, 1) => Lead {
-            contact_name: person.pinyin_name(),
-            company: person.latin_company(rng.below(LATIN_SUFFIXES.len())),
-            ..Lead::default()
-        },
+        (Name::Chinese { .. }, 1) => (
+            "pinyin name, company in Latin letters",
+            Lead {
+                contact_name: person.pinyin_name(),
+                company: person.latin_company(rng.below(LATIN_SUFFIXES.len())),
+                ..Lead::default()
+            },
+        ),
         // Surname and honorific at the company (a business card: 王总, 华为).
-        (Name::Chinese { surname, .. }, 2) => Lead {
-            contact_name: format!("{}{}", surname.0, rng.pick(HONORIFICS)),
-            company: person.chinese_company(true, (person.suffix + 2) % CN_SUFFIXES.len(), false),
-            ..Lead::default()
-        },
+        (Name::Chinese { surname, .. }, 2) => (
+            "surname and honorific at the company",
+            Lead {
+                contact_name: format!("{}{}", surname.0, rng.pick(HONORIFICS)),
+                company: person.chinese_company(
+                    true,
+                    (person.suffix + 2) % CN_SUFFIXES.len(),
+                    false,
+                ),
+                ..Lead::default()
+            },
+        ),
         // The same name, another company spelling and a second mobile.
-        (Name::Chinese { .. }, _) => Lead {
-            contact_name: person.hanzi_name(false),
-            company: person.chinese_company(
-                person.suffix % 2 == 1,
-                (person.suffix + 3) % CN_SUFFIXES.len(),
-                false,
-            ),
-            phone: mobile(customers + 10_000_000 + n),
-            ..Lead::default()
-        },
+        (Name::Chinese { .. }, _) => (
+            "same name, second mobile",
+            Lead {
+                contact_name: person.hanzi_name(false),
+                company: person.chinese_company(
+                    person.suffix % 2 == 1,
+                    (person.suffix + 3) % CN_SUFFIXES.len(),
+                    false,
+                ),
+                phone: mobile(customers + 10_000_000 + n),
+                ..Lead::default()
+            },
+        ),
         // Latin names: "SMITH John", another legal form.
-        (Name::Latin { .. }, _) => Lead {
-            contact_name: person.pinyin_name(),
-            company: person.latin_company((person.suffix + 1) % LATIN_SUFFIXES.len()),
-            ..Lead::default()
-        },
+        (Name::Latin { .. }, _) => (
+            "Latin name reordered",
+            Lead {
+                contact_name: person.pinyin_name(),
+                company: person.latin_company((person.suffix + 1) % LATIN_SUFFIXES.len()),
+                ..Lead::default()
+            },
+        ),
     };
     Query {
         kind: QueryKind::Fuzzy,
+        variant,
         customer: Some(index),
         lead,
     }
