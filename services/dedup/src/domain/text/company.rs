@@ -190,6 +190,24 @@ mod tests {
     }
 
     #[test]
+    fn an_industry_written_in_english_is_the_same_account() {
+        for (han, latin) in [
+            ("南京腾为医疗器械有限公司", "Tengwei Medical Corp."),
+            (
+                "广州恒京信息技术有限公司",
+                "Hengjing Information Technology Inc.",
+            ),
+            ("武汉城美制造有限责任公司", "Chengmei Manufacturing GmbH"),
+            ("西安德辰电子有限责任公司", "Dechen Electronics GmbH"),
+            ("上海远洋建设集团有限公司", "Yuanyang Construction Group"),
+        ] {
+            assert_eq!(key(han), key(latin), "{han} / {latin}");
+        }
+        // The last word standing is kept: a company called "Data" is still a company.
+        assert_eq!(key("Data Inc."), "data");
+    }
+
+    #[test]
     fn region_and_industry_are_kept_for_explanations() {
         let company = CompanyName::parse("华为科技(北京)有限公司").unwrap();
         assert_eq!(company.brand, "华为");

@@ -53,7 +53,7 @@ impl PersonName {
         if has_han(&folded) {
             parse_han(&folded)
         } else {
-            parse_latin(&folded)
+            parse_latin(&folded, written_surname(raw))
         }
     }
 }
@@ -145,7 +145,42 @@ fn surname_of(name: &str) -> Option<&str> {
     Some(&name[..first.len_utf8()])
 }
 
-fn parse_latin(folded: &str) -> Option<PersonName> {
+/// The surname a Latin name marks as such, folded: the one token written in capitals
+/// among others that are not ("SMITH John", "John SMITH"), or the one token before a
+/// comma ("Smith, John"). Lists, passports and many CRMs write names that way, and it
+/// is the only way to tell "SMITH John" from "John Smith" when neither is a known
+/// Chinese surname.
+fn written_surname(raw: &str) -> Option<String> {
+    let tokens = |text: &str| -> Vec<String> {
+        text.split(|c: char| !c.is_alphanumeric())
+            .filter(|t| !t.is_empty())
+            .map(str::to_owned)
+            .collect()
+    };
+    if let Some((before, _)) = raw.split_once(',')
+        && let [only] = tokens(before).as_slice()
+    {
+        return Some(fold(only));
+    }
+    let all = tokens(raw);
+    let capitals = |t: &String| {
+        t.chars().filter(|c| c.is_alphabetic()).count() >= 2
+            && t.chars()
+                .filter(|c| c.is_alphabetic())
+                .all(char::is_uppercase)
+    };
+    match all
+        .iter()
+        .filter(|t| capitals(t))
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        [one] if all.len() > 1 => Some(fold(one)),
+        _ => None,
+    }
+}
+
+fn parse_latin(folded: &str, marked_surname: Option<String>) -> Option<PersonName> {
     let mut tokens: Vec<String> = folded
         .split(|c: char| !c.is_alphanumeric())
         .filter(|t| !t.is_empty())
@@ -159,7 +194,14 @@ fn parse_latin(folded: &str) -> Option<PersonName> {
     }
     let (first, last) = (tokens.first()?.clone(), tokens.last()?.clone());
     let mut surnames = Vec::new();
-    if tokens.len() > 1 && SURNAME_SPELLINGS.contains(&first) {
+    // "SMITH John", "Smith, John": the writer said which token is the surname.
+    if let Some(marked) = marked_surname
+        && tokens.len() > 1
+        && tokens.contains(&marked)
+    {
+        surnames.push(marked);
+    }
+    if tokens.len() > 1 && SURNAME_SPELLINGS.contains(&first) && !surnames.contains(&first) {
         surnames.push(first);
     }
     if !surnames.contains(&last) {
@@ -226,6 +268,27 @@ mod tests {
             assert!(name.surnames.contains(&"wang".to_owned()), "{latin}");
         }
         assert_eq!(parse("ｗａｎｇ ｗｅｉ").full, "wang wei");
+    }
+
+    #[test]
+    fn a_latin_surname_in_capitals_or_before_a_comma_is_the_surname() {
+        for raw in [
+            "SMITH John",
+            "Smith, John",
+            "John SMITH",
+            "John Smith",
+            "JOHN SMITH",
+        ] {
+            let name = parse(raw);
+            assert!(
+                name.surnames.contains(&"smith".to_owned()),
+                "{raw}: {name:?}"
+            );
+        }
+        assert_eq!(parse("SMITH John").surnames, ["smith", "john"]);
+        assert_eq!(parse("John Smith").surnames, ["smith"]);
+        // A name in capitals throughout marks nothing.
+        assert_eq!(parse("JOHN SMITH").surnames, ["smith"]);
     }
 
     #[test]
