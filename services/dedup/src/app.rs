@@ -55,6 +55,12 @@ const MIGRATIONS: Migrations = Migrations {
             sqlite: include_str!("../migrations/sqlite/0022_outcomes.sql"),
             postgres: include_str!("../migrations/postgres/0022_outcomes.sql"),
         },
+        Migration {
+            version: 23,
+            name: "key scheme version and re-filing progress",
+            sqlite: include_str!("../migrations/sqlite/0023_key_scheme.sql"),
+            postgres: include_str!("../migrations/postgres/0023_key_scheme.sql"),
+        },
     ],
 };
 
@@ -98,9 +104,11 @@ async fn build(
         ConsumerSpec::new(CONSUMER, Domain::Opportunity, OUTCOME_EVENTS),
         Arc::new(OpportunityOutcomeHandler),
     );
+    // Customers filed under older key rules are re-filed in the background.
+    let refiling = tokio::spawn(crate::refile::run(rt.db.clone(), rt.shutdown.clone()));
     Ok(ServiceParts {
         routes: Routes::new(DedupServiceServer::with_interceptor(api, require_tenant)),
         service_names: vec![<DedupServiceServer<DedupApi> as NamedService>::NAME],
-        tasks: vec![consumer, outcomes],
+        tasks: vec![consumer, outcomes, refiling],
     })
 }

@@ -9,6 +9,7 @@
 //! - [`idempotency`]: safe client retries of mutating RPCs.
 //! - [`app`]: the service lifecycle (bind, serve with health and reflection, drain).
 
+mod alloc;
 pub mod app;
 pub mod bus;
 pub mod config;

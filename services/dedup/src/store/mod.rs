@@ -4,6 +4,7 @@ pub mod accounts;
 pub mod blocking;
 pub mod bulk;
 pub mod customers;
+pub mod key_scheme;
 pub mod lead_scores;
 pub mod merge;
 pub mod outcomes;
