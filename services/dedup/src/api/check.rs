@@ -69,12 +69,15 @@ pub(super) async fn check_duplicate(
         blocking::candidates(&mut conn, tenant_id, &blocking_keys(&parsed)).await?;
     let candidates_examined = candidate_ids.len();
     candidate_ids.retain(|id| !exact.iter().any(|c| &c.customer_id == id));
-    let candidates: Vec<(String, ParsedProfile)> =
-        blocking::parsed_profiles(&mut conn, tenant_id, &candidate_ids).await?;
+    let candidates = blocking::parsed_profiles(&mut conn, tenant_id, &candidate_ids).await?;
+    // Scoring is CPU work: the connection goes back to the pool meanwhile, for a check
+    // that has statements to run (the pool is far smaller than the checks in flight).
+    drop(conn);
     let mut verdicts = decide(&parsed, &candidates, &thresholds)
         .into_iter()
         .take_while(|verdict| verdict.decision != Decision::Different)
         .peekable();
+    let mut conn = db.reader().acquire().await?;
     // The customers shown are read together, a screenful at a time: one that vanished
     // since its profile was read (rare) makes room for the next verdict.
     while matches.len() < limit && verdicts.peek().is_some() {

@@ -8,8 +8,9 @@
 //! merge (which removes the `merged_customers` row) restores both sides exactly.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
-use shangji_platform::db::Params;
+use shangji_platform::db::{Params, json_rows};
 use sqlx::AnyConnection;
 
 use super::{merge, parsed_cache};
@@ -79,20 +80,21 @@ pub async fn candidates(
                 )
             })
             .collect();
-        // The merged-away ones are found in the same statement: one round trip in all.
+        // The merged-away ones are found in the same statement, and the rows come back
+        // as one JSON value: one round trip and one hand-off in all.
         let sql = format!(
-            "SELECT f.key_no, f.customer_id, m.survivor_customer_id
-             FROM ({}) AS f
+            "SELECT {} FROM ({}) AS f
              LEFT JOIN merged_customers m ON m.tenant_id = {} AND m.customer_id = f.customer_id",
+            json_rows(conn, "f.key_no, f.customer_id, m.survivor_customer_id"),
             selects.join(" UNION ALL "),
             p.one()
         );
-        let mut query =
-            sqlx::query_as::<_, (i64, String, Option<String>)>(sqlx::AssertSqlSafe(sql));
+        let mut query = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql));
         for key in chunk {
             query = query.bind(tenant_id).bind(key).bind(MAX_PER_KEY);
         }
-        filed.extend(query.bind(tenant_id).fetch_all(&mut *conn).await?);
+        let rows = query.bind(tenant_id).fetch_one(&mut *conn).await?;
+        filed.extend(from_json::<(i64, String, Option<String>)>(&rows)?);
     }
     // In the order the keys found them: key by key, ids ascending within a key.
     filed.sort();
@@ -188,7 +190,7 @@ pub async fn parsed_profiles(
     conn: &mut AnyConnection,
     tenant_id: &str,
     customer_ids: &[String],
-) -> Result<Vec<(String, ParsedProfile)>, sqlx::Error> {
+) -> Result<Vec<(String, Arc<ParsedProfile>)>, sqlx::Error> {
     let (mut own, mut with_merges) = stored_profiles(conn, tenant_id, customer_ids).await?;
     // A survivor with no profile of its own (rare) may still have merged ones.
     let unprofiled: Vec<String> = customer_ids
@@ -204,14 +206,13 @@ pub async fn parsed_profiles(
         let parsed = if with_merges.contains(id) {
             family_profile(conn, tenant_id, id)
                 .await?
-                .map(|combined| ParsedProfile::from(&combined))
+                .map(|combined| Arc::new(ParsedProfile::from(&combined)))
         } else {
             match own.remove(id) {
+                // Shared with the cache, not copied: a candidate's parse is dozens of
+                // strings, and a check at a million customers reads ~40 candidates.
                 Some(json) => Some(
-                    parsed_cache::parsed(&json)
-                        .map_err(|err| sqlx::Error::Decode(err.into()))?
-                        .as_ref()
-                        .clone(),
+                    parsed_cache::parsed(&json).map_err(|err| sqlx::Error::Decode(err.into()))?,
                 ),
                 None => None,
             }
@@ -277,22 +278,25 @@ async fn stored_profiles(
     for chunk in ids.chunks(IN_LIST_MAX) {
         let mut p = Params::new(conn);
         let sql = format!(
-            "SELECT p.customer_id, p.profile,
-                    CAST(CASE WHEN EXISTS (SELECT 1 FROM merged_customers m
-                                           WHERE m.tenant_id = p.tenant_id
-                                             AND m.survivor_customer_id = p.customer_id)
-                              THEN 1 ELSE 0 END AS BIGINT)
-             FROM customer_profiles p
+            "SELECT {} FROM customer_profiles p
              WHERE p.tenant_id = {} AND p.customer_id IN ({})",
+            json_rows(
+                conn,
+                "p.customer_id, p.profile,
+                 CAST(CASE WHEN EXISTS (SELECT 1 FROM merged_customers m
+                                        WHERE m.tenant_id = p.tenant_id
+                                          AND m.survivor_customer_id = p.customer_id)
+                           THEN 1 ELSE 0 END AS BIGINT)"
+            ),
             p.one(),
             p.list(chunk.len())
         );
-        let mut query =
-            sqlx::query_as::<_, (String, String, i64)>(sqlx::AssertSqlSafe(sql)).bind(tenant_id);
+        let mut query = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql)).bind(tenant_id);
         for id in chunk {
             query = query.bind(id);
         }
-        for (id, profile, merged_into_it) in query.fetch_all(&mut *conn).await? {
+        let rows = query.fetch_one(&mut *conn).await?;
+        for (id, profile, merged_into_it) in from_json::<(String, String, i64)>(&rows)? {
             if merged_into_it != 0 {
                 with_merges.insert(id.clone());
             }
@@ -300,6 +304,11 @@ async fn stored_profiles(
         }
     }
     Ok((profiles, with_merges))
+}
+
+/// The rows a [`json_rows`] statement gathered.
+fn from_json<T: serde::de::DeserializeOwned>(rows: &str) -> Result<Vec<T>, sqlx::Error> {
+    serde_json::from_str(rows).map_err(|err| sqlx::Error::Decode(err.into()))
 }
 
 pub fn parse_profile(json: &str) -> Result<MatchProfile, sqlx::Error> {

@@ -254,8 +254,7 @@ impl Matching<'_> {
 
         let candidate_ids = blocking::candidates(conn, tenant_id, self.keys).await?;
         let examined = candidate_ids.len();
-        let candidates: Vec<(String, ParsedProfile)> =
-            blocking::parsed_profiles(conn, tenant_id, &candidate_ids).await?;
+        let candidates = blocking::parsed_profiles(conn, tenant_id, &candidate_ids).await?;
         let mut verdicts = decide(self.parsed, &candidates, self.thresholds);
         verdicts.retain(|v| v.decision != Decision::Different);
         if let Some(best) = verdicts

@@ -18,10 +18,12 @@ use sqlx::any::AnyPoolOptions;
 use sqlx::{AnyPool, Executor, Transaction};
 use tokio::sync::Notify;
 
+mod json_rows;
 mod migrate;
 mod outbox_rows;
 mod params;
 
+pub use json_rows::json_rows;
 pub use migrate::{Migration, Migrations};
 pub(crate) use outbox_rows::OutboxRow;
 pub use params::Params;

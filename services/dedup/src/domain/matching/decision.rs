@@ -7,6 +7,8 @@
 //! logistic of the prior plus those points, so the contributions listed in the evidence
 //! add up to the log-odds of the score and every decision explains itself.
 
+use std::borrow::Borrow;
+
 use super::compare::{edit_similarity, edits, jaro_winkler, qgram_similarity};
 use super::profile::ParsedProfile;
 use crate::domain::matching::FieldEvidence;
@@ -323,14 +325,15 @@ pub fn judge(
 }
 
 /// Every candidate judged, best first (ties: smallest id, so replicas agree).
-pub fn decide(
+/// Candidates may be owned or shared (`Arc`, as the parse cache hands them out).
+pub fn decide<P: Borrow<ParsedProfile>>(
     lead: &ParsedProfile,
-    candidates: &[(String, ParsedProfile)],
+    candidates: &[(String, P)],
     thresholds: &MatchThresholds,
 ) -> Vec<MatchVerdict> {
     let mut verdicts: Vec<MatchVerdict> = candidates
         .iter()
-        .map(|(id, customer)| judge(lead, id, customer, thresholds))
+        .map(|(id, customer)| judge(lead, id, customer.borrow(), thresholds))
         .collect();
     verdicts.sort_by(|a, b| {
         b.score
