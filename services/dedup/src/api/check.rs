@@ -12,7 +12,7 @@ use shangji_platform::grpc::{ApiError, RequestContext};
 use super::service::load_customers;
 use super::validate;
 use crate::domain::matching::{
-    self, Decision, EXACT_MATCH_SCORE, MatchProfile, MatchThresholds, ParsedProfile,
+    self, Decision, EXACT_MATCH_SCORE, MatchProfile, MatchThresholds, MatchVerdict, ParsedProfile,
     attach_reasons, blocking_keys, decide, exact_evidence,
 };
 use crate::domain::{lead_keys, rank_candidates};
@@ -45,8 +45,30 @@ pub(super) async fn check_duplicate(
 
     let owners = customers::key_owners(&mut conn, tenant_id, &keys).await?;
     let exact = rank_candidates(&owners);
-    let exact_ids: Vec<String> = exact.iter().map(|c| c.customer_id.clone()).collect();
-    let mut shown = load_customers(&mut conn, tenant_id, &exact_ids).await?;
+    let mut candidate_ids =
+        blocking::candidates(&mut conn, tenant_id, &blocking_keys(&parsed)).await?;
+    let candidates_examined = candidate_ids.len();
+    candidate_ids.retain(|id| !exact.iter().any(|c| &c.customer_id == id));
+    let candidates = blocking::parsed_profiles(&mut conn, tenant_id, &candidate_ids).await?;
+    // Scoring is CPU work: the connection goes back to the pool meanwhile, for a check
+    // that has statements to run (the pool is far smaller than the checks in flight).
+    drop(conn);
+    let mut verdicts = decide(&parsed, &candidates, &thresholds)
+        .into_iter()
+        .take_while(|verdict| verdict.decision != Decision::Different)
+        .peekable();
+    let mut conn = db.reader().acquire().await?;
+
+    // The customers shown are read together: the exact matches with the first screenful
+    // of verdicts; a customer that vanished since its profile was read (rare) makes room
+    // for the next verdict, read in a further page.
+    let mut page: Vec<MatchVerdict> = verdicts.by_ref().take(limit).collect();
+    let ids: Vec<String> = exact
+        .iter()
+        .map(|c| c.customer_id.clone())
+        .chain(page.iter().map(|v| v.customer_id.clone()))
+        .collect();
+    let mut shown = load_customers(&mut conn, tenant_id, &ids).await?;
     let mut matches = Vec::new();
     for candidate in &exact {
         let Some(customer) = shown.remove(&candidate.customer_id) else {
@@ -64,27 +86,11 @@ pub(super) async fn check_duplicate(
             customer: Some(customer),
         });
     }
-
-    let mut candidate_ids =
-        blocking::candidates(&mut conn, tenant_id, &blocking_keys(&parsed)).await?;
-    let candidates_examined = candidate_ids.len();
-    candidate_ids.retain(|id| !exact.iter().any(|c| &c.customer_id == id));
-    let candidates = blocking::parsed_profiles(&mut conn, tenant_id, &candidate_ids).await?;
-    // Scoring is CPU work: the connection goes back to the pool meanwhile, for a check
-    // that has statements to run (the pool is far smaller than the checks in flight).
-    drop(conn);
-    let mut verdicts = decide(&parsed, &candidates, &thresholds)
-        .into_iter()
-        .take_while(|verdict| verdict.decision != Decision::Different)
-        .peekable();
-    let mut conn = db.reader().acquire().await?;
-    // The customers shown are read together, a screenful at a time: one that vanished
-    // since its profile was read (rare) makes room for the next verdict.
-    while matches.len() < limit && verdicts.peek().is_some() {
-        let page: Vec<_> = verdicts.by_ref().take(limit - matches.len()).collect();
-        let ids: Vec<String> = page.iter().map(|v| v.customer_id.clone()).collect();
-        let mut shown = load_customers(&mut conn, tenant_id, &ids).await?;
+    loop {
         for verdict in page {
+            if matches.len() >= limit {
+                break;
+            }
             let Some(customer) = shown.remove(&verdict.customer_id) else {
                 continue;
             };
@@ -101,6 +107,12 @@ pub(super) async fn check_duplicate(
                 customer: Some(customer),
             });
         }
+        if matches.len() >= limit || verdicts.peek().is_none() {
+            break;
+        }
+        page = verdicts.by_ref().take(limit - matches.len()).collect();
+        let ids: Vec<String> = page.iter().map(|v| v.customer_id.clone()).collect();
+        shown = load_customers(&mut conn, tenant_id, &ids).await?;
     }
     matches.truncate(limit);
 

@@ -10,7 +10,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use shangji_platform::db::{Params, json_rows};
+use shangji_platform::db::{Params, from_json_rows, json_rows};
 use sqlx::AnyConnection;
 
 use super::{merge, parsed_cache};
@@ -94,7 +94,7 @@ pub async fn candidates(
             query = query.bind(tenant_id).bind(key).bind(MAX_PER_KEY);
         }
         let rows = query.bind(tenant_id).fetch_one(&mut *conn).await?;
-        filed.extend(from_json::<(i64, String, Option<String>)>(&rows)?);
+        filed.extend(from_json_rows::<(i64, String, Option<String>)>(&rows)?);
     }
     // In the order the keys found them: key by key, ids ascending within a key.
     filed.sort();
@@ -296,7 +296,7 @@ async fn stored_profiles(
             query = query.bind(id);
         }
         let rows = query.fetch_one(&mut *conn).await?;
-        for (id, profile, merged_into_it) in from_json::<(String, String, i64)>(&rows)? {
+        for (id, profile, merged_into_it) in from_json_rows::<(String, String, i64)>(&rows)? {
             if merged_into_it != 0 {
                 with_merges.insert(id.clone());
             }
@@ -304,11 +304,6 @@ async fn stored_profiles(
         }
     }
     Ok((profiles, with_merges))
-}
-
-/// The rows a [`json_rows`] statement gathered.
-fn from_json<T: serde::de::DeserializeOwned>(rows: &str) -> Result<Vec<T>, sqlx::Error> {
-    serde_json::from_str(rows).map_err(|err| sqlx::Error::Decode(err.into()))
 }
 
 pub fn parse_profile(json: &str) -> Result<MatchProfile, sqlx::Error> {

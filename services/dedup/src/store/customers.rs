@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use shangji_platform::db::Params;
+use shangji_platform::db::{Params, from_json_rows, json_rows};
 use sqlx::AnyConnection;
 
 use super::merge::MergedInto;
@@ -138,8 +138,7 @@ pub async fn cards(
     for chunk in customer_ids.chunks(IN_LIST_MAX) {
         let mut p = Params::new(conn);
         let sql = format!(
-            "SELECT c.customer_id, c.name, c.company, c.lead_count, c.created_at, c.updated_at,
-                    c.account_id, a.name, p.profile, m.survivor_customer_id, m.merge_id
+            "SELECT {}
              FROM customers c
              LEFT JOIN accounts a ON a.tenant_id = c.tenant_id AND a.account_id = c.account_id
              LEFT JOIN customer_profiles p
@@ -147,14 +146,20 @@ pub async fn cards(
              LEFT JOIN merged_customers m
                     ON m.tenant_id = c.tenant_id AND m.customer_id = c.customer_id
              WHERE c.tenant_id = {} AND c.customer_id IN ({})",
+            json_rows(
+                conn,
+                "c.customer_id, c.name, c.company, c.lead_count, c.created_at, c.updated_at,
+                 c.account_id, a.name, p.profile, m.survivor_customer_id, m.merge_id"
+            ),
             p.one(),
             p.list(chunk.len())
         );
-        let mut query = sqlx::query_as::<_, CardRow>(sqlx::AssertSqlSafe(sql)).bind(tenant_id);
+        let mut query = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql)).bind(tenant_id);
         for id in chunk {
             query = query.bind(id);
         }
-        for row in query.fetch_all(&mut *conn).await? {
+        let rows = query.fetch_one(&mut *conn).await?;
+        for row in from_json_rows::<CardRow>(&rows)? {
             let (id, name, company, lead_count, created_at, updated_at) =
                 (row.0, row.1, row.2, row.3, row.4, row.5);
             let merged_into = match (row.9, row.10) {
@@ -193,19 +198,22 @@ pub async fn keys_of(
     let mut keys: HashMap<String, Vec<MatchKey>> = HashMap::with_capacity(customer_ids.len());
     for chunk in customer_ids.chunks(IN_LIST_MAX) {
         let mut p = Params::new(conn);
+        // Sorted here: an aggregate does not promise the order of the rows it gathers.
         let sql = format!(
-            "SELECT customer_id, kind, value FROM match_keys
-             WHERE tenant_id = {} AND customer_id IN ({})
-             ORDER BY customer_id, claimed_at, kind, value",
+            "SELECT {} FROM match_keys
+             WHERE tenant_id = {} AND customer_id IN ({})",
+            json_rows(conn, "customer_id, claimed_at, kind, value"),
             p.one(),
             p.list(chunk.len())
         );
-        let mut query =
-            sqlx::query_as::<_, (String, String, String)>(sqlx::AssertSqlSafe(sql)).bind(tenant_id);
+        let mut query = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql)).bind(tenant_id);
         for id in chunk {
             query = query.bind(id);
         }
-        for (customer_id, kind, value) in query.fetch_all(&mut *conn).await? {
+        let mut rows =
+            from_json_rows::<(String, i64, String, String)>(&query.fetch_one(&mut *conn).await?)?;
+        rows.sort();
+        for (customer_id, _, kind, value) in rows {
             // Kinds this version does not know (written by a newer one) are skipped.
             if let Some(kind) = KeyKind::parse(&kind) {
                 keys.entry(customer_id)

@@ -19,3 +19,9 @@ pub fn json_rows(conn: &AnyConnection, items: &str) -> String {
         format!("COALESCE(json_agg(json_build_array({items})), '[]'::json)::text")
     }
 }
+
+/// The rows a [`json_rows`] statement gathered, each decoded as `T` (a tuple of the
+/// items, in order; a nullable item as `Option`).
+pub fn from_json_rows<T: serde::de::DeserializeOwned>(text: &str) -> Result<Vec<T>, sqlx::Error> {
+    serde_json::from_str(text).map_err(|err| sqlx::Error::Decode(err.into()))
+}

@@ -23,7 +23,7 @@ mod migrate;
 mod outbox_rows;
 mod params;
 
-pub use json_rows::json_rows;
+pub use json_rows::{from_json_rows, json_rows};
 pub use migrate::{Migration, Migrations};
 pub(crate) use outbox_rows::OutboxRow;
 pub use params::Params;
