@@ -117,15 +117,17 @@ async fn refile(db: &Db, shutdown: &CancellationToken) -> anyhow::Result<()> {
                 }
             })
             .collect();
-        let filed: Vec<(&str, &str, &str)> = keys
-            .iter()
-            .flat_map(|(tenant_id, customer_id, keys)| {
-                keys.iter()
-                    .map(move |key| (*tenant_id, *customer_id, key.as_str()))
-            })
-            .collect();
         let mut tx = db.begin().await?;
-        key_scheme::file_keys(&mut tx, &filed).await?;
+        // A page is in (tenant, customer) order, so each tenant's customers are together.
+        for tenant in keys.chunk_by(|a, b| a.0 == b.0) {
+            let filed: Vec<(&str, &str)> = tenant
+                .iter()
+                .flat_map(|(_, customer_id, keys)| {
+                    keys.iter().map(move |key| (*customer_id, key.as_str()))
+                })
+                .collect();
+            blocking::file_keys(&mut tx, tenant[0].0, &filed).await?;
+        }
         key_scheme::advance(&mut tx, KEY_SCHEME, (&next.0, &next.1), now_millis()).await?;
         tx.commit().await?;
         customers += page.len();

@@ -5,56 +5,16 @@
 
 use std::time::Duration;
 
-use shangji_contracts::common::Lead;
-use shangji_dedup::domain::matching::{Decision, MatchProfile, MatchThresholds};
-use shangji_dedup::store::{LeadIdentity, Resolution, ResolvedLead, resolve_lead, thresholds};
+use shangji_dedup::domain::matching::{Decision, MatchThresholds};
+use shangji_dedup::store::{Resolution, ResolvedLead, thresholds};
 use shangji_platform::Db;
 use shangji_testkit::{Postgres, poll_until};
 
+mod common;
+
+use common::store::{company_lead as lead, migrated, resolve, resolve_in};
+
 const TENANT: &str = "acme";
-
-fn lead(name: &str, company: &str, phone: &str) -> Lead {
-    Lead {
-        contact_name: name.into(),
-        company: company.into(),
-        phone: phone.into(),
-        ..Lead::default()
-    }
-}
-
-async fn migrated(url: &str) -> Db {
-    let db = Db::connect(url, "dedup").await.unwrap();
-    db.migrate(shangji_dedup::SPEC.migrations).await.unwrap();
-    db
-}
-
-async fn resolve_in(
-    tx: &mut shangji_platform::Tx,
-    tenant: &str,
-    lead_id: &str,
-    lead: &Lead,
-) -> ResolvedLead {
-    let thresholds = thresholds::tenant_thresholds(tx, tenant, MatchThresholds::default())
-        .await
-        .unwrap();
-    resolve_lead(
-        tx,
-        tenant,
-        &LeadIdentity::from_lead(lead_id, lead),
-        &MatchProfile::from_lead(lead),
-        &thresholds,
-        1_000,
-    )
-    .await
-    .unwrap()
-}
-
-async fn resolve(db: &Db, tenant: &str, lead_id: &str, lead: &Lead) -> ResolvedLead {
-    let mut tx = db.begin().await.unwrap();
-    let resolved = resolve_in(&mut tx, tenant, lead_id, lead).await;
-    tx.commit().await.unwrap();
-    resolved
-}
 
 fn created(resolved: &ResolvedLead) -> String {
     match &resolved.resolution {

@@ -5,47 +5,18 @@
 //! unless another account has it; the pass resumes from its cursor and a second run
 //! changes nothing.
 
-use shangji_contracts::common::Lead;
-use shangji_dedup::domain::matching::{MatchProfile, MatchThresholds};
 use shangji_dedup::refile::{self, KEY_SCHEME};
+use shangji_dedup::store::Resolution;
 use shangji_dedup::store::key_scheme;
-use shangji_dedup::store::{LeadIdentity, Resolution, ResolvedLead, resolve_lead};
 use shangji_platform::Db;
 use shangji_testkit::Postgres;
 use tokio_util::sync::CancellationToken;
 
+mod common;
+
+use common::store::{company_lead, migrated, resolve};
+
 const TENANT: &str = "acme";
-
-fn lead(name: &str, company: &str, phone: &str) -> Lead {
-    Lead {
-        contact_name: name.into(),
-        company: company.into(),
-        phone: phone.into(),
-        ..Lead::default()
-    }
-}
-
-async fn migrated(url: &str) -> Db {
-    let db = Db::connect(url, "dedup").await.unwrap();
-    db.migrate(shangji_dedup::SPEC.migrations).await.unwrap();
-    db
-}
-
-async fn resolve(db: &Db, lead_id: &str, lead: &Lead) -> ResolvedLead {
-    let mut tx = db.begin().await.unwrap();
-    let resolved = resolve_lead(
-        &mut tx,
-        TENANT,
-        &LeadIdentity::from_lead(lead_id, lead),
-        &MatchProfile::from_lead(lead),
-        &MatchThresholds::default(),
-        1_000,
-    )
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
-    resolved
-}
 
 async fn execute(db: &Db, sql: &str, binds: &[&str]) {
     let mut tx = db.begin().await.unwrap();
@@ -92,8 +63,9 @@ async fn refile_contract(db: &Db) {
     // (`sa:…|tengweimedical`) instead of the new ones, accounts keyed the old way.
     let xie = resolve(
         db,
+        TENANT,
         "lead_1",
-        &lead("谢国", "南京腾为医疗器械有限公司", "13885652993"),
+        &company_lead("谢国", "南京腾为医疗器械有限公司", "13885652993"),
     )
     .await;
     let Resolution::Created {
@@ -105,8 +77,9 @@ async fn refile_contract(db: &Db) {
     };
     let chen = resolve(
         db,
+        TENANT,
         "lead_2",
-        &lead("陈静", "城美制造有限公司", "13900001111"),
+        &company_lead("陈静", "城美制造有限公司", "13900001111"),
     )
     .await;
     let Resolution::Created {
@@ -173,7 +146,13 @@ async fn refile_contract(db: &Db) {
     );
 
     // The lead written the English way finds the re-filed customer and its account.
-    let english = resolve(db, "lead_3", &lead("Guo Xie", "Tengwei Medical Corp.", "")).await;
+    let english = resolve(
+        db,
+        TENANT,
+        "lead_3",
+        &company_lead("Guo Xie", "Tengwei Medical Corp.", ""),
+    )
+    .await;
     assert_eq!(english.account_id, xie.account_id, "{english:?}");
     assert!(
         english.candidates_examined >= 1

@@ -24,15 +24,26 @@ pub const MAX_CANDIDATES: usize = 400;
 /// Ids per `IN (…)` list: a lead's candidates fit in one or two.
 const IN_LIST_MAX: usize = 500;
 
-/// Files the customer under `keys` (ones it has already are skipped), in one statement
-/// per 300 keys: a lead has a dozen or so, and each statement is a round trip.
+/// Files the customer under `keys` (ones it has already are skipped).
 pub async fn file_customer(
     conn: &mut AnyConnection,
     tenant_id: &str,
     customer_id: &str,
     keys: &[String],
 ) -> Result<(), sqlx::Error> {
-    for chunk in keys.chunks(300) {
+    let filed: Vec<(&str, &str)> = keys.iter().map(|k| (customer_id, k.as_str())).collect();
+    file_keys(conn, tenant_id, &filed).await
+}
+
+/// Files each (customer, key) of the tenant that is not filed yet, 300 to a statement:
+/// a new lead has a dozen keys, a bulk load or a re-filing page thousands, and each
+/// statement is a round trip.
+pub async fn file_keys(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    filed: &[(&str, &str)],
+) -> Result<(), sqlx::Error> {
+    for chunk in filed.chunks(300) {
         let mut p = Params::new(conn);
         let rows: Vec<String> = chunk.iter().map(|_| format!("({})", p.list(3))).collect();
         let sql = format!(
@@ -41,8 +52,8 @@ pub async fn file_customer(
             rows.join(", ")
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for key in chunk {
-            query = query.bind(tenant_id).bind(key).bind(customer_id);
+        for (customer_id, key) in chunk {
+            query = query.bind(tenant_id).bind(*key).bind(*customer_id);
         }
         query.execute(&mut *conn).await?;
     }

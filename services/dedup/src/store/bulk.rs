@@ -96,7 +96,7 @@ pub async fn load_customers(
         .flat_map(|(id, r)| r.blocking_keys.iter().map(move |k| (*id, k.as_str())))
         .collect();
     for chunk in filed.chunks(ROWS_PER_STATEMENT) {
-        insert_blocking_keys(conn, tenant_id, chunk).await?;
+        super::blocking::file_keys(conn, tenant_id, chunk).await?;
     }
     Ok(ids)
 }
@@ -298,26 +298,6 @@ async fn insert_profiles(
         let json = serde_json::to_string(&record.profile)
             .map_err(|err| sqlx::Error::Encode(err.into()))?;
         query = query.bind(tenant_id).bind(*id).bind(json).bind(now);
-    }
-    query.execute(&mut *conn).await?;
-    Ok(())
-}
-
-async fn insert_blocking_keys(
-    conn: &mut AnyConnection,
-    tenant_id: &str,
-    chunk: &[(&str, &str)],
-) -> Result<(), sqlx::Error> {
-    let mut p = Params::new(conn);
-    let rows: Vec<String> = chunk.iter().map(|_| format!("({})", p.list(3))).collect();
-    let sql = format!(
-        "INSERT INTO blocking_keys (tenant_id, block_key, customer_id) VALUES {}
-         ON CONFLICT (tenant_id, block_key, customer_id) DO NOTHING",
-        rows.join(", ")
-    );
-    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-    for (id, key) in chunk {
-        query = query.bind(tenant_id).bind(*key).bind(*id);
     }
     query.execute(&mut *conn).await?;
     Ok(())

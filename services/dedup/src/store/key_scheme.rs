@@ -1,7 +1,6 @@
 //! The `key_scheme` row: which rules the stored blocking and account keys follow, and
 //! how far re-filing under newer rules has come. See [`crate::refile`].
 
-use shangji_platform::db::Params;
 use sqlx::AnyConnection;
 
 const SCHEME: &str = "blocking";
@@ -98,28 +97,6 @@ pub async fn profiles_after(
     .bind(limit)
     .fetch_all(conn)
     .await
-}
-
-/// Files each (tenant, customer, key) that is not filed yet; keys filed already stay.
-pub async fn file_keys(
-    conn: &mut AnyConnection,
-    filed: &[(&str, &str, &str)],
-) -> Result<(), sqlx::Error> {
-    for chunk in filed.chunks(300) {
-        let mut p = Params::new(conn);
-        let rows: Vec<String> = chunk.iter().map(|_| format!("({})", p.list(3))).collect();
-        let sql = format!(
-            "INSERT INTO blocking_keys (tenant_id, block_key, customer_id) VALUES {}
-             ON CONFLICT (tenant_id, block_key, customer_id) DO NOTHING",
-            rows.join(", ")
-        );
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for (tenant_id, customer_id, key) in chunk {
-            query = query.bind(*tenant_id).bind(*key).bind(*customer_id);
-        }
-        query.execute(&mut *conn).await?;
-    }
-    Ok(())
 }
 
 /// The accounts after `cursor` (tenant, account id), with their key and name.

@@ -4,6 +4,8 @@
 // Each test binary uses its own part of these helpers.
 #![allow(dead_code)]
 
+pub mod store;
+
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
