@@ -280,9 +280,7 @@ async fn resolve_all(records: &[Record], true_partners: &[Vec<usize>]) -> anyhow
             let i = batch * BATCH + k;
             let profile = MatchProfile::from_lead(&record.lead);
             let keys = blocking_keys(&ParsedProfile::from(&profile));
-            let candidates = blocking::candidates(&mut tx, TENANT, &keys, 0)
-                .await?
-                .candidates;
+            let candidates = blocking::candidates(&mut tx, TENANT, &keys).await?;
             for &partner in true_partners[i].iter().filter(|&&p| p < i) {
                 outcome.true_pairs_queried += 1;
                 if candidates.contains(&outcome.customers[partner]) {

@@ -54,11 +54,11 @@ pub(super) async fn check_duplicate(
     )
     .await?;
     let exact = rank_candidates(&reads.owners);
-    let mut candidate_ids = reads.filed.candidates;
+    let mut candidate_ids = reads.candidates;
     let candidates_examined = candidate_ids.len();
     candidate_ids.retain(|id| !exact.iter().any(|c| &c.customer_id == id));
     let candidates =
-        blocking::parsed_profiles_given(&mut conn, tenant_id, &candidate_ids, reads.filed.profiles)
+        blocking::parsed_profiles_given(&mut conn, tenant_id, &candidate_ids, reads.profiles)
             .await?;
     let mut verdicts = decide(&parsed, &candidates, &reads.thresholds)
         .into_iter()

@@ -11,8 +11,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use shangji_platform::db::{Params, from_json_rows, json_rows};
-use sqlx::any::AnyArguments;
-use sqlx::{AnyConnection, Arguments as _};
+use sqlx::AnyConnection;
 
 use super::{merge, parsed_cache};
 use crate::domain::matching::{MatchProfile, ParsedProfile};
@@ -61,134 +60,48 @@ pub async fn file_keys(
     Ok(())
 }
 
-/// The candidates of a lead, and the profiles read with them.
-#[derive(Debug, Default)]
-pub struct Filed {
-    /// Customers filed under any of the lead's blocking keys, in the order the keys
-    /// found them, without repeats; at most [`MAX_PER_KEY`] per key and
-    /// [`MAX_CANDIDATES`] in all. A customer merged into another stands for its
-    /// survivor (at the end of the chain of merges).
-    pub candidates: Vec<String>,
-    /// Profile texts of the first candidates, those nobody was merged into (their own
-    /// profile is all there is to compare), for [`parsed_profiles_given`].
-    pub profiles: HashMap<String, String>,
-}
-
-/// The candidates filed under `keys`, with the profiles of the first `profiled`.
+/// Customers filed under any of `keys`, in the order the keys found them, without
+/// repeats; at most [`MAX_PER_KEY`] per key and [`MAX_CANDIDATES`] in all. A customer
+/// merged into another stands for its survivor (at the end of the chain of merges).
 ///
-/// One statement per [`FILED_KEYS_MAX`] keys (a UNION ALL of per-key index range scans)
-/// finds the customers, which of them were merged away, and the profiles: with a
-/// million customers a lead's few hundred candidates cost one round trip, not one per
-/// candidate.
+/// One statement reads every key (a UNION ALL of per-key index range scans) and finds
+/// which of them were merged away: with a million customers a lead's few hundred
+/// candidates cost one round trip, not one per candidate.
 pub async fn candidates(
     conn: &mut AnyConnection,
     tenant_id: &str,
     keys: &[String],
-    profiled: usize,
-) -> Result<Filed, sqlx::Error> {
-    let mut rows = Vec::new();
+) -> Result<Vec<String>, sqlx::Error> {
+    // (key number, customer, the survivor it was merged into if it was)
+    let mut filed: Vec<(i64, String, Option<String>)> = Vec::new();
     for (chunk_no, chunk) in keys.chunks(FILED_KEYS_MAX).enumerate() {
         let mut p = Params::new(conn);
+        let selects = filed_selects(&mut p, chunk_no * FILED_KEYS_MAX, chunk.len());
+        // The merged-away ones are found in the same statement, and the rows come back
+        // as one JSON value: one round trip and one hand-off in all.
         let sql = format!(
-            "SELECT {}",
-            filed_sql(conn, &mut p, chunk_no * FILED_KEYS_MAX, chunk.len())
+            "SELECT {} FROM ({selects}) AS f
+             LEFT JOIN merged_customers m ON m.tenant_id = {} AND m.customer_id = f.customer_id",
+            json_rows(conn, "f.key_no, f.customer_id, m.survivor_customer_id"),
+            p.one()
         );
-        let mut args = AnyArguments::default();
-        filed_args(&mut args, tenant_id, chunk, profiled)?;
-        let json: String = sqlx::query_scalar_with(sqlx::AssertSqlSafe(sql), args)
-            .fetch_one(&mut *conn)
-            .await?;
-        rows.extend(from_json_rows::<FiledRow>(&json)?);
+        let mut query = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql));
+        for key in chunk {
+            query = query.bind(tenant_id).bind(key).bind(MAX_PER_KEY);
+        }
+        let rows = query.bind(tenant_id).fetch_one(&mut *conn).await?;
+        filed.extend(from_json_rows::<(i64, String, Option<String>)>(&rows)?);
     }
-    filed(conn, tenant_id, rows).await
+    distinct_candidates(conn, tenant_id, filed).await
 }
 
 /// Blocking keys one statement reads at most: SQLite allows at most 500 terms in a
 /// compound SELECT, and a lead has a few dozen keys.
 pub const FILED_KEYS_MAX: usize = 200;
 
-/// One row of [`filed_sql`]: key number, customer, the survivor it was merged into,
-/// its profile, whether anyone was merged into it.
-pub(super) type FiledRow = (i64, String, Option<String>, Option<String>, i64);
-
-/// A scalar subquery, one JSON value of [`FiledRow`]s: each customer filed under the
-/// `count` keys once, with the lowest key number that found it (numbered from
-/// `first_key_no`), the survivor it was merged into (if it was), and, for the first
-/// `profiled` in candidate order, its profile and whether anyone was merged into it.
-/// Bind with [`bind_filed`].
-pub(super) fn filed_sql(
-    conn: &AnyConnection,
-    p: &mut Params,
-    first_key_no: usize,
-    count: usize,
-) -> String {
-    let selects = filed_selects(p, first_key_no, count);
-    format!(
-        "(SELECT {} FROM (
-             SELECT key_no, customer_id,
-                    ROW_NUMBER() OVER (ORDER BY key_no, customer_id) AS candidate_no
-             FROM (SELECT MIN(f.key_no) AS key_no, f.customer_id
-                   FROM ({selects}) AS f GROUP BY f.customer_id) AS firsts) AS g
-         LEFT JOIN merged_customers m ON m.tenant_id = {} AND m.customer_id = g.customer_id
-         LEFT JOIN customer_profiles p
-                ON g.candidate_no <= {} AND p.tenant_id = {} AND p.customer_id = g.customer_id)",
-        json_rows(
-            conn,
-            "g.key_no, g.customer_id, m.survivor_customer_id, p.profile,
-             CAST(CASE WHEN p.profile IS NOT NULL AND EXISTS (
-                      SELECT 1 FROM merged_customers s
-                      WHERE s.tenant_id = p.tenant_id AND s.survivor_customer_id = p.customer_id)
-                  THEN 1 ELSE 0 END AS BIGINT)"
-        ),
-        p.one(),
-        p.one(),
-        p.one()
-    )
-}
-
-/// Adds the parameters of a [`filed_sql`] for `keys`, in its order.
-pub(super) fn filed_args(
-    args: &mut AnyArguments,
-    tenant_id: &str,
-    keys: &[String],
-    profiled: usize,
-) -> Result<(), sqlx::Error> {
-    for key in keys {
-        args.add(tenant_id).map_err(sqlx::Error::Encode)?;
-        args.add(key.as_str()).map_err(sqlx::Error::Encode)?;
-        args.add(MAX_PER_KEY).map_err(sqlx::Error::Encode)?;
-    }
-    args.add(tenant_id).map_err(sqlx::Error::Encode)?;
-    args.add(i64::try_from(profiled).unwrap_or(i64::MAX))
-        .map_err(sqlx::Error::Encode)?;
-    args.add(tenant_id).map_err(sqlx::Error::Encode)?;
-    Ok(())
-}
-
-/// The [`Filed`] that rows of [`filed_sql`] make.
-pub(super) async fn filed(
-    conn: &mut AnyConnection,
-    tenant_id: &str,
-    rows: Vec<FiledRow>,
-) -> Result<Filed, sqlx::Error> {
-    let mut found = Vec::with_capacity(rows.len());
-    let mut profiles = HashMap::new();
-    for (key_no, id, survivor, profile, merged_into_it) in rows {
-        if let (None, Some(profile), 0) = (&survivor, profile, merged_into_it) {
-            profiles.insert(id.clone(), profile);
-        }
-        found.push((key_no, id, survivor));
-    }
-    let candidates = distinct_candidates(conn, tenant_id, found).await?;
-    Ok(Filed {
-        candidates,
-        profiles,
-    })
-}
-
 /// A UNION ALL of `count` per-key index range scans, rows `(key_no, customer_id)`
 /// numbered from `first_key_no`; binds tenant, key and [`MAX_PER_KEY`] for each key.
-fn filed_selects(p: &mut Params, first_key_no: usize, count: usize) -> String {
+pub(super) fn filed_selects(p: &mut Params, first_key_no: usize, count: usize) -> String {
     (0..count)
         .map(|n| {
             format!(
@@ -208,7 +121,7 @@ fn filed_selects(p: &mut Params, first_key_no: usize, count: usize) -> String {
 /// it was): in the order the keys found them (key by key, ids ascending within a key),
 /// each merged-away customer replaced by the end of its chain of merges, without
 /// repeats, at most [`MAX_CANDIDATES`].
-async fn distinct_candidates(
+pub(super) async fn distinct_candidates(
     conn: &mut AnyConnection,
     tenant_id: &str,
     mut filed: Vec<(i64, String, Option<String>)>,

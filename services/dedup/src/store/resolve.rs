@@ -16,8 +16,7 @@
 
 use sqlx::{AnyConnection, Connection as _};
 
-use super::blocking::{self, MAX_CANDIDATES};
-use super::{accounts, customers};
+use super::{accounts, blocking, customers};
 use crate::domain::matching::{
     Decision, MatchProfile, MatchThresholds, MatchVerdict, ParsedProfile, attach_reasons,
     blocking_keys, created_reasons, decide, partitions, rank_candidates, unowned_keys,
@@ -253,11 +252,9 @@ impl Matching<'_> {
                 .map(Some);
         }
 
-        let filed = blocking::candidates(conn, tenant_id, self.keys, MAX_CANDIDATES).await?;
-        let examined = filed.candidates.len();
-        let candidates =
-            blocking::parsed_profiles_given(conn, tenant_id, &filed.candidates, filed.profiles)
-                .await?;
+        let candidate_ids = blocking::candidates(conn, tenant_id, self.keys).await?;
+        let examined = candidate_ids.len();
+        let candidates = blocking::parsed_profiles(conn, tenant_id, &candidate_ids).await?;
         let mut verdicts = decide(self.parsed, &candidates, self.thresholds);
         verdicts.retain(|v| v.decision != Decision::Different);
         if let Some(best) = verdicts
