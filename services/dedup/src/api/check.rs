@@ -16,7 +16,7 @@ use crate::domain::matching::{
     attach_reasons, blocking_keys, decide, exact_evidence,
 };
 use crate::domain::{lead_keys, rank_candidates};
-use crate::store::{blocking, check_reads};
+use crate::store::{accounts, blocking, customers, thresholds};
 
 /// Matches returned when the caller sets no limit.
 pub const DEFAULT_MATCH_LIMIT: usize = 10;
@@ -40,30 +40,24 @@ pub(super) async fn check_duplicate(
     let keys = lead_keys(lead);
     let profile = MatchProfile::from_lead(lead);
     let parsed = ParsedProfile::from(&profile);
-    // One connection for the whole check: giving it back while scoring and taking one
-    // again would cost two more round trips to SQLite's worker thread (sqlx tests a
-    // connection as it returns to the pool) than scoring holds it.
     let mut conn = db.reader().acquire().await?;
-    let reads = check_reads::before_scoring(
-        &mut conn,
-        tenant_id,
-        defaults,
-        &keys,
-        &blocking_keys(&parsed),
-        parsed.account_key(),
-    )
-    .await?;
-    let exact = rank_candidates(&reads.owners);
-    let mut candidate_ids = reads.candidates;
+    let thresholds = thresholds::tenant_thresholds(&mut conn, tenant_id, defaults).await?;
+
+    let owners = customers::key_owners(&mut conn, tenant_id, &keys).await?;
+    let exact = rank_candidates(&owners);
+    let mut candidate_ids =
+        blocking::candidates(&mut conn, tenant_id, &blocking_keys(&parsed)).await?;
     let candidates_examined = candidate_ids.len();
     candidate_ids.retain(|id| !exact.iter().any(|c| &c.customer_id == id));
-    let candidates =
-        blocking::parsed_profiles_given(&mut conn, tenant_id, &candidate_ids, reads.profiles)
-            .await?;
-    let mut verdicts = decide(&parsed, &candidates, &reads.thresholds)
+    let candidates = blocking::parsed_profiles(&mut conn, tenant_id, &candidate_ids).await?;
+    // Scoring is CPU work: the connection goes back to the pool meanwhile, for a check
+    // that has statements to run (the pool is far smaller than the checks in flight).
+    drop(conn);
+    let mut verdicts = decide(&parsed, &candidates, &thresholds)
         .into_iter()
         .take_while(|verdict| verdict.decision != Decision::Different)
         .peekable();
+    let mut conn = db.reader().acquire().await?;
 
     // The customers shown are read together: the exact matches with the first screenful
     // of verdicts; a customer that vanished since its profile was read (rare) makes room
@@ -122,11 +116,16 @@ pub(super) async fn check_duplicate(
     }
     matches.truncate(limit);
 
-    let account = reads.account.map(|a| Account {
-        account_id: a.account_id,
-        name: a.name,
-        account_key: a.account_key,
-    });
+    let account = match parsed.account_key() {
+        Some(key) => accounts::account_by_key(&mut conn, tenant_id, key)
+            .await?
+            .map(|a| Account {
+                account_id: a.account_id,
+                name: a.name,
+                account_key: a.account_key,
+            }),
+        None => None,
+    };
     tracing::debug!(
         tenant_id,
         keys = keys.len(),

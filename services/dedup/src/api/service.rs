@@ -226,7 +226,9 @@ pub(super) async fn load_customers(
     if customer_ids.is_empty() {
         return Ok(HashMap::new());
     }
-    let (cards, mut keys) = customers::cards_and_keys(conn, tenant_id, customer_ids).await?;
+    let cards = customers::cards(conn, tenant_id, customer_ids).await?;
+    let found: Vec<String> = cards.keys().cloned().collect();
+    let mut keys = customers::keys_of(conn, tenant_id, &found).await?;
     let mut loaded = HashMap::with_capacity(cards.len());
     for (customer_id, card) in cards {
         let keys = keys.remove(&customer_id).unwrap_or_default();

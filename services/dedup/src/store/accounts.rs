@@ -1,6 +1,5 @@
 //! Accounts: the organisations contacts work for, found by their brand key.
 
-use shangji_platform::db::{Params, json_rows};
 use sqlx::AnyConnection;
 
 use crate::domain::text::CompanyName;
@@ -30,17 +29,6 @@ pub async fn account_by_key(
         account_key: account_key.to_owned(),
         name,
     }))
-}
-
-/// A scalar subquery: the account filed under a key, as JSON rows `(account_id, name)`
-/// (none or one). Binds the tenant and the key.
-pub(super) fn by_key_sql(conn: &AnyConnection, p: &mut Params) -> String {
-    format!(
-        "(SELECT {} FROM accounts WHERE tenant_id = {} AND account_key = {})",
-        json_rows(conn, "account_id, name"),
-        p.one(),
-        p.one()
-    )
 }
 
 pub async fn account(

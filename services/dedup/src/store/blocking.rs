@@ -74,15 +74,30 @@ pub async fn candidates(
 ) -> Result<Vec<String>, sqlx::Error> {
     // (key number, customer, the survivor it was merged into if it was)
     let mut filed: Vec<(i64, String, Option<String>)> = Vec::new();
-    for (chunk_no, chunk) in keys.chunks(FILED_KEYS_MAX).enumerate() {
+    // SQLite allows at most 500 terms in a compound SELECT; a lead has a few dozen keys.
+    for (chunk_no, chunk) in keys.chunks(200).enumerate() {
         let mut p = Params::new(conn);
-        let selects = filed_selects(&mut p, chunk_no * FILED_KEYS_MAX, chunk.len());
+        let selects: Vec<String> = chunk
+            .iter()
+            .enumerate()
+            .map(|(n, _)| {
+                format!(
+                    "SELECT CAST({} AS BIGINT) AS key_no, customer_id FROM (SELECT customer_id FROM blocking_keys
+                     WHERE tenant_id = {} AND block_key = {} ORDER BY customer_id LIMIT {}) AS filed",
+                    chunk_no * 200 + n,
+                    p.one(),
+                    p.one(),
+                    p.one()
+                )
+            })
+            .collect();
         // The merged-away ones are found in the same statement, and the rows come back
         // as one JSON value: one round trip and one hand-off in all.
         let sql = format!(
-            "SELECT {} FROM ({selects}) AS f
+            "SELECT {} FROM ({}) AS f
              LEFT JOIN merged_customers m ON m.tenant_id = {} AND m.customer_id = f.customer_id",
             json_rows(conn, "f.key_no, f.customer_id, m.survivor_customer_id"),
+            selects.join(" UNION ALL "),
             p.one()
         );
         let mut query = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql));
@@ -92,40 +107,7 @@ pub async fn candidates(
         let rows = query.bind(tenant_id).fetch_one(&mut *conn).await?;
         filed.extend(from_json_rows::<(i64, String, Option<String>)>(&rows)?);
     }
-    distinct_candidates(conn, tenant_id, filed).await
-}
-
-/// Blocking keys one statement reads at most: SQLite allows at most 500 terms in a
-/// compound SELECT, and a lead has a few dozen keys.
-pub const FILED_KEYS_MAX: usize = 200;
-
-/// A UNION ALL of `count` per-key index range scans, rows `(key_no, customer_id)`
-/// numbered from `first_key_no`; binds tenant, key and [`MAX_PER_KEY`] for each key.
-pub(super) fn filed_selects(p: &mut Params, first_key_no: usize, count: usize) -> String {
-    (0..count)
-        .map(|n| {
-            format!(
-                "SELECT CAST({} AS BIGINT) AS key_no, customer_id FROM (SELECT customer_id FROM blocking_keys
-                 WHERE tenant_id = {} AND block_key = {} ORDER BY customer_id LIMIT {}) AS filed",
-                first_key_no + n,
-                p.one(),
-                p.one(),
-                p.one()
-            )
-        })
-        .collect::<Vec<_>>()
-        .join(" UNION ALL ")
-}
-
-/// The candidates in `filed` (key number, customer, the survivor it was merged into if
-/// it was): in the order the keys found them (key by key, ids ascending within a key),
-/// each merged-away customer replaced by the end of its chain of merges, without
-/// repeats, at most [`MAX_CANDIDATES`].
-pub(super) async fn distinct_candidates(
-    conn: &mut AnyConnection,
-    tenant_id: &str,
-    mut filed: Vec<(i64, String, Option<String>)>,
-) -> Result<Vec<String>, sqlx::Error> {
+    // In the order the keys found them: key by key, ids ascending within a key.
     filed.sort();
     let mut found: Vec<String> = Vec::new();
     let mut seen: HashSet<String> = HashSet::new();
@@ -245,43 +227,6 @@ pub async fn parsed_profiles(
                 ),
                 None => None,
             }
-        };
-        if let Some(parsed) = parsed {
-            found.push((id.clone(), parsed));
-        }
-    }
-    Ok(found)
-}
-
-/// [`parsed_profiles`], for ids some of whose profiles were read already: `read`
-/// holds the profile text of customers nobody was merged into (so their own profile
-/// is all there is to compare); the others are read as [`parsed_profiles`] reads them.
-pub async fn parsed_profiles_given(
-    conn: &mut AnyConnection,
-    tenant_id: &str,
-    customer_ids: &[String],
-    mut read: HashMap<String, String>,
-) -> Result<Vec<(String, Arc<ParsedProfile>)>, sqlx::Error> {
-    let unread: Vec<String> = customer_ids
-        .iter()
-        .filter(|id| !read.contains_key(*id))
-        .cloned()
-        .collect();
-    let mut others: HashMap<String, Arc<ParsedProfile>> = if unread.is_empty() {
-        HashMap::new()
-    } else {
-        parsed_profiles(conn, tenant_id, &unread)
-            .await?
-            .into_iter()
-            .collect()
-    };
-    let mut found = Vec::with_capacity(customer_ids.len());
-    for id in customer_ids {
-        let parsed = match read.remove(id) {
-            Some(json) => {
-                Some(parsed_cache::parsed(&json).map_err(|err| sqlx::Error::Decode(err.into()))?)
-            }
-            None => others.remove(id),
         };
         if let Some(parsed) = parsed {
             found.push((id.clone(), parsed));

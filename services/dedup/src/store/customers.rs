@@ -66,21 +66,7 @@ pub async fn key_owners(
         return Ok(Vec::new());
     }
     let mut p = Params::new(conn);
-    let sql = key_owner_selects(&mut p, keys.len());
-    let mut query = sqlx::query_as::<_, (i64, String, i64)>(sqlx::AssertSqlSafe(sql));
-    for key in keys {
-        query = query
-            .bind(tenant_id)
-            .bind(key.kind.as_str())
-            .bind(&key.value);
-    }
-    Ok(owners_in_order(keys, query.fetch_all(conn).await?))
-}
-
-/// The SELECT of [`key_owners`] for `count` keys, rows `(key_no, customer_id,
-/// created_at)`; binds tenant, kind and value for each key in turn.
-pub(super) fn key_owner_selects(p: &mut Params, count: usize) -> String {
-    (0..count)
+    let selects: Vec<String> = (0..keys.len())
         .map(|n| {
             format!(
                 "SELECT CAST({n} AS BIGINT) AS key_no, k.customer_id, c.created_at
@@ -92,17 +78,19 @@ pub(super) fn key_owner_selects(p: &mut Params, count: usize) -> String {
                 p.one()
             )
         })
-        .collect::<Vec<_>>()
-        .join(" UNION ALL ")
-}
-
-/// The rows of [`key_owner_selects`] as owners, in the order of `keys`.
-pub(super) fn owners_in_order(
-    keys: &[MatchKey],
-    mut rows: Vec<(i64, String, i64)>,
-) -> Vec<KeyOwner> {
+        .collect();
+    let sql = selects.join(" UNION ALL ");
+    let mut query = sqlx::query_as::<_, (i64, String, i64)>(sqlx::AssertSqlSafe(sql));
+    for key in keys {
+        query = query
+            .bind(tenant_id)
+            .bind(key.kind.as_str())
+            .bind(&key.value);
+    }
+    let mut rows = query.fetch_all(conn).await?;
     rows.sort_by_key(|(key_no, _, _)| *key_no);
-    rows.into_iter()
+    Ok(rows
+        .into_iter()
         .filter_map(|(key_no, customer_id, customer_created_at)| {
             let key = keys.get(usize::try_from(key_no).ok()?)?;
             Some(KeyOwner {
@@ -111,7 +99,7 @@ pub(super) fn owners_in_order(
                 customer_created_at,
             })
         })
-        .collect()
+        .collect())
 }
 
 /// A customer as answers show it, read for many customers at once: its row, its
@@ -139,120 +127,102 @@ type CardRow = (
     Option<String>,
 );
 
-/// The cards of those of `customer_ids` that exist, and the match keys of each (in the
-/// order it claimed them), by id: one statement per 500 ids. A check shows up to a
-/// hundred matches; a read for each, or for cards and keys apart, would be that many
-/// round trips.
-pub async fn cards_and_keys(
+/// The cards of those of `customer_ids` that exist, by id: one statement per 500 ids
+/// (a check shows up to a hundred matches; one read each would be hundreds of trips).
+pub async fn cards(
     conn: &mut AnyConnection,
     tenant_id: &str,
     customer_ids: &[String],
-) -> Result<
-    (
-        HashMap<String, CustomerCard>,
-        HashMap<String, Vec<MatchKey>>,
-    ),
-    sqlx::Error,
-> {
+) -> Result<HashMap<String, CustomerCard>, sqlx::Error> {
     let mut cards = HashMap::with_capacity(customer_ids.len());
-    let mut keys = HashMap::with_capacity(customer_ids.len());
     for chunk in customer_ids.chunks(IN_LIST_MAX) {
         let mut p = Params::new(conn);
         let sql = format!(
-            "SELECT {}, {}",
-            cards_sql(conn, &mut p, chunk.len()),
-            keys_sql(conn, &mut p, chunk.len())
+            "SELECT {}
+             FROM customers c
+             LEFT JOIN accounts a ON a.tenant_id = c.tenant_id AND a.account_id = c.account_id
+             LEFT JOIN customer_profiles p
+                    ON p.tenant_id = c.tenant_id AND p.customer_id = c.customer_id
+             LEFT JOIN merged_customers m
+                    ON m.tenant_id = c.tenant_id AND m.customer_id = c.customer_id
+             WHERE c.tenant_id = {} AND c.customer_id IN ({})",
+            json_rows(
+                conn,
+                "c.customer_id, c.name, c.company, c.lead_count, c.created_at, c.updated_at,
+                 c.account_id, a.name, p.profile, m.survivor_customer_id, m.merge_id"
+            ),
+            p.one(),
+            p.list(chunk.len())
         );
-        let mut query = sqlx::query_as::<_, (String, String)>(sqlx::AssertSqlSafe(sql));
-        for _ in 0..2 {
-            query = query.bind(tenant_id);
-            for id in chunk {
-                query = query.bind(id);
+        let mut query = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql)).bind(tenant_id);
+        for id in chunk {
+            query = query.bind(id);
+        }
+        let rows = query.fetch_one(&mut *conn).await?;
+        for row in from_json_rows::<CardRow>(&rows)? {
+            let (id, name, company, lead_count, created_at, updated_at) =
+                (row.0, row.1, row.2, row.3, row.4, row.5);
+            let merged_into = match (row.9, row.10) {
+                (Some(survivor_customer_id), Some(merge_id)) => Some(MergedInto {
+                    survivor_customer_id,
+                    merge_id,
+                }),
+                _ => None,
+            };
+            let card = CustomerCard {
+                record: record((
+                    id.clone(),
+                    name,
+                    company,
+                    lead_count,
+                    created_at,
+                    updated_at,
+                )),
+                account_id: row.6,
+                account_name: row.7.unwrap_or_default(),
+                profile: row.8,
+                merged_into,
+            };
+            cards.insert(id, card);
+        }
+    }
+    Ok(cards)
+}
+
+/// The keys of each of `customer_ids`, in the order each claimed them.
+pub async fn keys_of(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    customer_ids: &[String],
+) -> Result<HashMap<String, Vec<MatchKey>>, sqlx::Error> {
+    let mut keys: HashMap<String, Vec<MatchKey>> = HashMap::with_capacity(customer_ids.len());
+    for chunk in customer_ids.chunks(IN_LIST_MAX) {
+        let mut p = Params::new(conn);
+        // Sorted here: an aggregate does not promise the order of the rows it gathers.
+        let sql = format!(
+            "SELECT {} FROM match_keys
+             WHERE tenant_id = {} AND customer_id IN ({})",
+            json_rows(conn, "customer_id, claimed_at, kind, value"),
+            p.one(),
+            p.list(chunk.len())
+        );
+        let mut query = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql)).bind(tenant_id);
+        for id in chunk {
+            query = query.bind(id);
+        }
+        let mut rows =
+            from_json_rows::<(String, i64, String, String)>(&query.fetch_one(&mut *conn).await?)?;
+        rows.sort();
+        for (customer_id, _, kind, value) in rows {
+            // Kinds this version does not know (written by a newer one) are skipped.
+            if let Some(kind) = KeyKind::parse(&kind) {
+                keys.entry(customer_id)
+                    .or_default()
+                    .push(MatchKey { kind, value });
             }
         }
-        let (card_rows, key_rows) = query.fetch_one(&mut *conn).await?;
-        add_cards(&mut cards, &card_rows)?;
-        add_keys(&mut keys, &key_rows)?;
     }
-    Ok((cards, keys))
-}
-
-/// A scalar subquery: the cards of `count` ids as one JSON value. Binds the tenant,
-/// then the ids.
-fn cards_sql(conn: &AnyConnection, p: &mut Params, count: usize) -> String {
-    format!(
-        "(SELECT {}
-          FROM customers c
-          LEFT JOIN accounts a ON a.tenant_id = c.tenant_id AND a.account_id = c.account_id
-          LEFT JOIN customer_profiles p
-                 ON p.tenant_id = c.tenant_id AND p.customer_id = c.customer_id
-          LEFT JOIN merged_customers m
-                 ON m.tenant_id = c.tenant_id AND m.customer_id = c.customer_id
-          WHERE c.tenant_id = {} AND c.customer_id IN ({}))",
-        json_rows(
-            conn,
-            "c.customer_id, c.name, c.company, c.lead_count, c.created_at, c.updated_at,
-             c.account_id, a.name, p.profile, m.survivor_customer_id, m.merge_id"
-        ),
-        p.one(),
-        p.list(count)
-    )
-}
-
-fn add_cards(cards: &mut HashMap<String, CustomerCard>, rows: &str) -> Result<(), sqlx::Error> {
-    for row in from_json_rows::<CardRow>(rows)? {
-        let (id, name, company, lead_count, created_at, updated_at) =
-            (row.0, row.1, row.2, row.3, row.4, row.5);
-        let merged_into = match (row.9, row.10) {
-            (Some(survivor_customer_id), Some(merge_id)) => Some(MergedInto {
-                survivor_customer_id,
-                merge_id,
-            }),
-            _ => None,
-        };
-        let card = CustomerCard {
-            record: record((
-                id.clone(),
-                name,
-                company,
-                lead_count,
-                created_at,
-                updated_at,
-            )),
-            account_id: row.6,
-            account_name: row.7.unwrap_or_default(),
-            profile: row.8,
-            merged_into,
-        };
-        cards.insert(id, card);
-    }
-    Ok(())
-}
-
-/// A scalar subquery: the match keys of `count` ids as one JSON value. Binds the
-/// tenant, then the ids.
-fn keys_sql(conn: &AnyConnection, p: &mut Params, count: usize) -> String {
-    format!(
-        "(SELECT {} FROM match_keys WHERE tenant_id = {} AND customer_id IN ({}))",
-        json_rows(conn, "customer_id, claimed_at, kind, value"),
-        p.one(),
-        p.list(count)
-    )
-}
-
-fn add_keys(keys: &mut HashMap<String, Vec<MatchKey>>, rows: &str) -> Result<(), sqlx::Error> {
-    // Sorted here: an aggregate does not promise the order of the rows it gathers.
-    let mut rows = from_json_rows::<(String, i64, String, String)>(rows)?;
-    rows.sort();
-    for (customer_id, _, kind, value) in rows {
-        // Kinds this version does not know (written by a newer one) are skipped.
-        if let Some(kind) = KeyKind::parse(&kind) {
-            keys.entry(customer_id)
-                .or_default()
-                .push(MatchKey { kind, value });
-        }
-    }
-    Ok(())
+    Ok(keys)
 }
 
 pub async fn insert_customer(

@@ -3,7 +3,6 @@
 pub mod accounts;
 pub mod blocking;
 pub mod bulk;
-pub mod check_reads;
 pub mod customers;
 pub mod key_scheme;
 pub mod lead_scores;

@@ -1,6 +1,5 @@
 //! Per-tenant match thresholds, overriding the service's settings.
 
-use shangji_platform::db::Params;
 use sqlx::AnyConnection;
 
 use crate::domain::matching::MatchThresholds;
@@ -17,27 +16,9 @@ pub async fn tenant_thresholds(
             .bind(tenant_id)
             .fetch_optional(conn)
             .await?;
-    Ok(or_defaults(row, defaults))
-}
-
-/// The stored `(same_min, possible_min)`, or `defaults` when there is none or it no
-/// longer makes sense.
-pub fn or_defaults(row: Option<(f64, f64)>, defaults: MatchThresholds) -> MatchThresholds {
-    row.and_then(|(same, possible)| MatchThresholds::new(same, possible).ok())
-        .unwrap_or(defaults)
-}
-
-/// Two scalar subqueries: the tenant's stored `same_min` and `possible_min`, NULL when
-/// it set none. Plain columns, not JSON: SQLite writes a REAL into JSON with 15
-/// significant digits, and a threshold set to a score must compare equal to it. Binds
-/// the tenant twice.
-pub(super) fn stored_sql(p: &mut Params) -> String {
-    format!(
-        "(SELECT same_min FROM match_thresholds WHERE tenant_id = {}),
-         (SELECT possible_min FROM match_thresholds WHERE tenant_id = {})",
-        p.one(),
-        p.one()
-    )
+    Ok(row
+        .and_then(|(same, possible)| MatchThresholds::new(same, possible).ok())
+        .unwrap_or(defaults))
 }
 
 /// The thresholds the tenant set itself and when, if it set any that still make sense.

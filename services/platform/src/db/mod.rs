@@ -210,12 +210,6 @@ async fn sqlite_pool(url: &str, max: u32) -> Result<AnyPool, DbError> {
         .max_connections(max)
         .min_connections(1)
         .acquire_timeout(Duration::from_secs(30))
-        // sqlx pings a connection when it goes back to the pool, and by default again
-        // when it is taken out. An SQLite connection is a file in this process: it
-        // cannot go stale between the two, and each ping is a round trip to the
-        // connection's worker thread (two thread wake-ups), paid by every read and
-        // every transaction.
-        .test_before_acquire(false)
         .after_connect(|conn, _meta| {
             Box::pin(async move {
                 // WAL: readers never block the writer. synchronous=NORMAL: a commit
