@@ -6,22 +6,17 @@
 use std::time::Duration;
 
 use shangji_dedup::domain::matching::{Decision, MatchThresholds};
-use shangji_dedup::store::{Resolution, ResolvedLead, thresholds};
+use shangji_dedup::store::{Resolution, thresholds};
 use shangji_platform::Db;
 use shangji_testkit::{Postgres, poll_until};
 
 mod common;
 
-use common::store::{company_lead as lead, migrated, resolve, resolve_in};
+use common::store::{
+    company_lead as lead, created, migrated, migrated_sqlite, resolve, resolve_in,
+};
 
 const TENANT: &str = "acme";
-
-fn created(resolved: &ResolvedLead) -> String {
-    match &resolved.resolution {
-        Resolution::Created { customer_id, .. } => customer_id.clone(),
-        other => panic!("expected a new customer, got {other:?}"),
-    }
-}
 
 async fn fuzzy_contract(db: &Db) {
     let first = resolve(
@@ -150,11 +145,7 @@ async fn fuzzy_contract(db: &Db) {
 #[tokio::test]
 async fn fuzzy_matching_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("dedup.db").display()
-    );
-    fuzzy_contract(&migrated(&url).await).await;
+    fuzzy_contract(&migrated_sqlite(&dir).await).await;
 }
 
 #[tokio::test]

@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 mod common;
 
-use common::store::{company_lead, migrated, resolve};
+use common::store::{company_lead, created, migrated, migrated_sqlite, resolve};
 
 const TENANT: &str = "acme";
 
@@ -68,13 +68,7 @@ async fn refile_contract(db: &Db) {
         &company_lead("谢国", "南京腾为医疗器械有限公司", "13885652993"),
     )
     .await;
-    let Resolution::Created {
-        customer_id: xie_id,
-        ..
-    } = &xie.resolution
-    else {
-        panic!("{xie:?}");
-    };
+    let xie_id = &created(&xie);
     let chen = resolve(
         db,
         TENANT,
@@ -82,13 +76,7 @@ async fn refile_contract(db: &Db) {
         &company_lead("陈静", "城美制造有限公司", "13900001111"),
     )
     .await;
-    let Resolution::Created {
-        customer_id: chen_id,
-        ..
-    } = &chen.resolution
-    else {
-        panic!("{chen:?}");
-    };
+    let chen_id = &created(&chen);
     let new_keys = keys_of(db, xie_id).await;
     assert!(
         new_keys.contains(&"sa:xie|tengwei".to_owned()),
@@ -198,11 +186,7 @@ async fn refile_contract(db: &Db) {
 #[tokio::test]
 async fn refile_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("dedup.db").display()
-    );
-    refile_contract(&migrated(&url).await).await;
+    refile_contract(&migrated_sqlite(&dir).await).await;
 }
 
 #[tokio::test]

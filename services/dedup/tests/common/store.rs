@@ -3,7 +3,7 @@
 
 use shangji_contracts::common::Lead;
 use shangji_dedup::domain::matching::{MatchProfile, MatchThresholds};
-use shangji_dedup::store::{LeadIdentity, ResolvedLead, resolve_lead, thresholds};
+use shangji_dedup::store::{LeadIdentity, Resolution, ResolvedLead, resolve_lead, thresholds};
 use shangji_platform::Db;
 
 /// Dedup's database at `url`, migrated.
@@ -11,6 +11,23 @@ pub async fn migrated(url: &str) -> Db {
     let db = Db::connect(url, "dedup").await.unwrap();
     db.migrate(shangji_dedup::SPEC.migrations).await.unwrap();
     db
+}
+
+/// Dedup's database in a SQLite file under `dir`, migrated.
+pub async fn migrated_sqlite(dir: &tempfile::TempDir) -> Db {
+    migrated(&format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("dedup.db").display()
+    ))
+    .await
+}
+
+/// The customer a lead created; panics if it attached to one instead.
+pub fn created(resolved: &ResolvedLead) -> String {
+    match &resolved.resolution {
+        Resolution::Created { customer_id, .. } => customer_id.clone(),
+        other => panic!("expected a new customer, got {other:?}"),
+    }
 }
 
 /// A lead with a contact name, a company and a phone.
