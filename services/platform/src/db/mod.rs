@@ -218,6 +218,8 @@ async fn sqlite_pool(url: &str, max: u32) -> Result<AnyPool, DbError> {
                 // copied by a pread each (a 1M-customer dedup file is ~1 GB, far beyond
                 // the default 2 MB page cache); the mapping costs address space, not
                 // memory. A 16 MB page cache per connection keeps the hot index pages.
+                // Plans never depend on bound values (SQLITE_ENABLE_QPSG, set for the
+                // build in .cargo/config.toml), so a cached statement is never re-planned.
                 conn.execute(
                     "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; \
                      PRAGMA busy_timeout=10000; PRAGMA foreign_keys=ON; \
@@ -262,5 +264,23 @@ mod tests {
             Some(Backend::Postgres)
         );
         assert_eq!(Backend::from_url("mysql://h/db"), None);
+    }
+
+    /// The bundled SQLite must be built with the query planner stability guarantee
+    /// (`.cargo/config.toml`): without it every statement with a bound `LIMIT` is parsed
+    /// and planned again on each execution, however long sqlx has cached it.
+    #[tokio::test]
+    async fn sqlite_plans_ignore_bound_values() {
+        sqlx::any::install_default_drivers();
+        let pool = sqlite_pool("sqlite::memory:", 1).await.unwrap();
+        let options: Vec<String> =
+            sqlx::query_scalar("SELECT compile_options FROM pragma_compile_options")
+                .fetch_all(&pool)
+                .await
+                .unwrap();
+        assert!(
+            options.iter().any(|o| o == "ENABLE_QPSG"),
+            "SQLite built without SQLITE_ENABLE_QPSG; compile options: {options:?}"
+        );
     }
 }
