@@ -10,6 +10,8 @@
 //! `cargo bench -p shangji-dedup --bench check_at_scale`
 //! Env: CUSTOMERS, QUERIES, CONCURRENCY, BENCH_OUT (default /tmp/shangji-check-at-scale),
 //! REFILE=1 (start as a store filed under older key rules and time the re-filing first),
+//! REUSE=1 (query the SQLite store an earlier run with the same CUSTOMERS left in
+//! BENCH_OUT instead of loading a new one),
 //! DEDUP_BENCH_DATABASE_URL (a postgres:// URL; default a SQLite file under BENCH_OUT).
 
 #[path = "check_at_scale/people.rs"]
@@ -53,12 +55,22 @@ async fn main() -> anyhow::Result<()> {
         std::env::var("BENCH_OUT").unwrap_or_else(|_| "/tmp/shangji-check-at-scale".into()),
     );
     std::fs::create_dir_all(&out)?;
+    // The ids of a loaded SQLite store are kept beside it, so that REUSE=1 can run the
+    // queries again on it without the minutes of loading (a check changes nothing).
+    let ids_file = out.join(format!("ids-{customers}.txt"));
+    let mut reused = None;
     let database_url = match std::env::var("DEDUP_BENCH_DATABASE_URL") {
         Ok(url) => url,
         Err(_) => {
             let file = out.join(format!("dedup-{customers}.db"));
-            for suffix in ["", "-wal", "-shm"] {
-                let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
+            if std::env::var("REUSE").is_ok() && file.exists() && ids_file.exists() {
+                let ids = std::fs::read_to_string(&ids_file)?;
+                reused = Some(ids.split('\n').map(str::to_owned).collect::<Vec<_>>());
+            } else {
+                for suffix in ["", "-wal", "-shm"] {
+                    let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
+                }
+                let _ = std::fs::remove_file(&ids_file);
             }
             format!("sqlite://{}?mode=rwc", file.display())
         }
@@ -72,7 +84,19 @@ async fn main() -> anyhow::Result<()> {
         "check_at_scale: {customers} customers, {queries} queries, concurrency {concurrency}, {backend}"
     );
 
-    let ids = load(&database_url, customers).await?;
+    let ids = match reused {
+        Some(ids) => {
+            println!("reusing the store loaded by an earlier run (REUSE=1)");
+            ids
+        }
+        None => {
+            let ids = load(&database_url, customers).await?;
+            if !database_url.starts_with("postgres") {
+                std::fs::write(&ids_file, ids.join("\n"))?;
+            }
+            ids
+        }
+    };
     let queries: Vec<Query> = (0..queries)
         .map(|n| people::query(n as u64, customers as u64))
         .collect();
