@@ -267,11 +267,35 @@ async fn the_trail_follows_the_lead_downstream_whatever_the_order() {
         &OpportunityCreated {
             lead_id: lead_id.clone(),
             opportunity_id: "opp_1".into(),
+            customer_id: "cus_1".into(),
+            owner_rep_id: "rep-zhang".into(),
             stage: "lead".into(),
             ..Default::default()
         },
     )
     .await;
+    // Shown with its opportunity, the lead is never shown without its owner, even
+    // before the assignment is consumed.
+    let early = poll_until(
+        "the opportunity",
+        Duration::from_secs(20),
+        Duration::from_millis(50),
+        || {
+            let mut client = h.client.clone();
+            let lead_id = lead_id.clone();
+            async move {
+                let got = get(&mut client, "acme", &lead_id).await;
+                if got.opportunity_id.is_empty() {
+                    Err(format!("trail so far: {:?}", got.trail))
+                } else {
+                    Ok(got)
+                }
+            }
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(early.owner_rep_id, "rep-zhang");
     let assigned = LeadAssigned {
         lead_id: lead_id.clone(),
         customer_id: "cus_1".into(),

@@ -83,7 +83,10 @@ fn step_of(event: &IncomingEvent) -> Result<Option<Step>, HandlerError> {
                 "opportunity {} opened in stage {}",
                 e.opportunity_id, e.stage
             ),
-            apply: Box::new(move |p| p.opportunity_id = e.opportunity_id),
+            apply: Box::new(move |p| {
+                p.opportunity_id = e.opportunity_id;
+                fill_owner(p, e.owner_rep_id, e.customer_id);
+            }),
         }
     } else if event.is::<OpportunityActivityLogged>() {
         let e: OpportunityActivityLogged = event.decode()?;
@@ -98,12 +101,29 @@ fn step_of(event: &IncomingEvent) -> Result<Option<Step>, HandlerError> {
                 "the customer already had open opportunity {}; the lead was recorded on it",
                 e.opportunity_id
             ),
-            apply: Box::new(move |p| p.opportunity_id = e.opportunity_id),
+            apply: Box::new(move |p| {
+                p.opportunity_id = e.opportunity_id;
+                fill_owner(p, e.owner_rep_id, e.customer_id);
+            }),
         }
     } else {
         return Ok(None);
     };
     Ok(Some(step))
+}
+
+/// The opportunity's owner and customer, for a lead whose assignment has not been
+/// consumed yet. Assignment and pipeline publish on different streams, so intake may
+/// see the opportunity first; a lead shown with its opportunity but no owner would
+/// read as unowned. The opportunity's owner is the rep the lead was assigned to (one
+/// customer, one owner), and the assignment, when it arrives, writes the same rep.
+fn fill_owner(progress: &mut Progress, owner_rep_id: String, customer_id: String) {
+    if progress.owner_rep_id.is_empty() {
+        progress.owner_rep_id = owner_rep_id;
+    }
+    if progress.customer_id.is_empty() {
+        progress.customer_id = customer_id;
+    }
 }
 
 impl Handler for LeadProgress {
