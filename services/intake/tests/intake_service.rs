@@ -86,6 +86,34 @@ async fn get(
         .into_inner()
 }
 
+/// The lead of tenant acme as soon as `ready` holds for it (within 20 s).
+async fn lead_when(
+    h: &Harness,
+    lead_id: &str,
+    what: &str,
+    ready: impl Fn(&GetLeadResponse) -> bool,
+) -> GetLeadResponse {
+    let ready = &ready;
+    poll_until(
+        what,
+        Duration::from_secs(20),
+        Duration::from_millis(50),
+        || {
+            let mut client = h.client.clone();
+            async move {
+                let got = get(&mut client, "acme", lead_id).await;
+                if ready(&got) {
+                    Ok(got)
+                } else {
+                    Err(format!("trail so far: {:?}", got.trail))
+                }
+            }
+        },
+    )
+    .await
+    .unwrap()
+}
+
 /// Publishes `event` as another service's outbox relay would.
 async fn publish_as<E: Event>(nats: &NatsServer, tenant: &str, event_id: &str, event: &E) {
     let client = async_nats::connect(nats.url()).await.unwrap();
@@ -276,25 +304,10 @@ async fn the_trail_follows_the_lead_downstream_whatever_the_order() {
     .await;
     // Shown with its opportunity, the lead is never shown without its owner, even
     // before the assignment is consumed.
-    let early = poll_until(
-        "the opportunity",
-        Duration::from_secs(20),
-        Duration::from_millis(50),
-        || {
-            let mut client = h.client.clone();
-            let lead_id = lead_id.clone();
-            async move {
-                let got = get(&mut client, "acme", &lead_id).await;
-                if got.opportunity_id.is_empty() {
-                    Err(format!("trail so far: {:?}", got.trail))
-                } else {
-                    Ok(got)
-                }
-            }
-        },
-    )
-    .await
-    .unwrap();
+    let early = lead_when(&h, &lead_id, "the opportunity", |l| {
+        !l.opportunity_id.is_empty()
+    })
+    .await;
     assert_eq!(early.owner_rep_id, "rep-zhang");
     let assigned = LeadAssigned {
         lead_id: lead_id.clone(),
@@ -327,25 +340,10 @@ async fn the_trail_follows_the_lead_downstream_whatever_the_order() {
     .await
     .unwrap();
 
-    let done = poll_until(
-        "the full trail",
-        Duration::from_secs(20),
-        Duration::from_millis(50),
-        || {
-            let mut client = h.client.clone();
-            let lead_id = lead_id.clone();
-            async move {
-                let got = get(&mut client, "acme", &lead_id).await;
-                if got.trail.len() >= 4 && !got.owner_rep_id.is_empty() {
-                    Ok(got)
-                } else {
-                    Err(format!("trail so far: {:?}", got.trail))
-                }
-            }
-        },
-    )
-    .await
-    .unwrap();
+    let done = lead_when(&h, &lead_id, "the full trail", |l| {
+        l.trail.len() >= 4 && !l.owner_rep_id.is_empty()
+    })
+    .await;
     assert_eq!(done.status, LeadStatus::OpportunityCreated as i32);
     assert_eq!(done.customer_id, "cus_1");
     assert!(done.new_customer);
