@@ -33,9 +33,11 @@ lint-deploy: tools
 	@bash deploy/k8s-check/check.sh
 
 # The end-to-end tests start the service binaries, so build them first.
+# RUST_LIB_BACKTRACE=0: a test that returns an error prints the error and its causes
+# last, not buried above a 40-frame backtrace (panics still show theirs).
 test: tools
 	$(CARGO) build --workspace --bins
-	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
+	@export RUST_LIB_BACKTRACE=0; if $(CARGO) nextest --version >/dev/null 2>&1; then \
 		$(CARGO) nextest run --workspace --no-fail-fast; \
 	else \
 		$(CARGO) test --workspace --no-fail-fast; \

@@ -23,6 +23,9 @@ const REPLICA_ENV: &[(&str, &str)] = &[
     ("SHANGJI_BUS__OUTBOX_POLL_MS", "100"),
 ];
 
+/// Lines of a replica's log quoted when it fails to stop cleanly.
+const LOG_TAIL_LINES: usize = 30;
+
 /// One running replica of one service.
 pub struct Replica {
     pub service: &'static str,
@@ -162,7 +165,10 @@ impl ScaledSystem {
             let label = replica.label();
             match replica.process.terminate().await {
                 Ok(status) if status.success() => {}
-                Ok(status) => failures.push(format!("{label} exited with {status}")),
+                Ok(status) => failures.push(format!(
+                    "{label} exited with {status}; log tail:\n{}",
+                    replica.process.log_tail(LOG_TAIL_LINES)
+                )),
                 Err(err) => failures.push(format!("{label}: {err:#}")),
             }
         }

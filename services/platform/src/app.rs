@@ -25,6 +25,9 @@ use crate::config::{self, ServiceConfig, Settings};
 use crate::db::{Db, Migrations};
 use crate::grpc::GrpcTraceLayer;
 
+/// How long the pool may take to close at exit, after the drain.
+const DB_CLOSE_GRACE: Duration = Duration::from_secs(5);
+
 /// What distinguishes one service binary from another.
 #[derive(Debug)]
 pub struct ServiceSpec {
@@ -185,7 +188,22 @@ where
                 tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
                 stop.clone().cancelled_owned(),
             );
-        let served = serve.await.context("gRPC server failed");
+        // A graceful stop waits for open calls to finish; a client that keeps a call (or
+        // a stream) open must not hold the process beyond the grace period.
+        let give_up = {
+            let stop = stop.clone();
+            async move {
+                stop.cancelled().await;
+                tokio::time::sleep(grace).await;
+            }
+        };
+        let served = tokio::select! {
+            served = serve => served.context("gRPC server failed"),
+            () = give_up => {
+                tracing::warn!(service = name, "open gRPC calls did not finish in time");
+                Ok(())
+            }
+        };
         // Whatever ended serving, stop the background work too, then let it drain.
         stop.cancel();
         health
@@ -212,7 +230,16 @@ where
                 }
             }
         }
-        db.close().await;
+        // Closing waits for every checked-out connection to come back; a task that
+        // outlived the drain may still hold one. Exiting without it loses nothing (what
+        // was acknowledged is committed; the OS closes the sockets, the server rolls back
+        // an open transaction), so bound the wait rather than hang the rollout.
+        if tokio::time::timeout(DB_CLOSE_GRACE, db.close())
+            .await
+            .is_err()
+        {
+            tracing::warn!(service = name, "database connections still in use at exit");
+        }
         tracing::info!(service = name, "stopped");
         served
     });
