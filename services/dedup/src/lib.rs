@@ -13,6 +13,7 @@ pub mod app;
 pub mod bus;
 pub mod config;
 pub mod domain;
+pub mod memo;
 pub mod refile;
 pub mod store;
 

@@ -48,7 +48,7 @@ impl PreparedCustomer {
             company: clean_text(&lead.company),
             keys: lead_keys(lead),
             blocking_keys: blocking_keys(&parsed),
-            account: parsed.companies.first().cloned(),
+            account: parsed.companies.first().map(|c| CompanyName::clone(c)),
             profile,
         }
     }

@@ -8,6 +8,7 @@
 //! add up to the log-odds of the score and every decision explains itself.
 
 use std::borrow::Borrow;
+use std::sync::Arc;
 
 use super::compare::{edit_similarity, edits, jaro_winkler, qgram_similarity};
 use super::profile::ParsedProfile;
@@ -433,7 +434,7 @@ struct NameComparison {
 
 /// The best agreement between any of the lead's names and the customer's, whether it
 /// compared full names or only a surname, and words for it.
-fn compare_names(lead: &[PersonName], customer: &[PersonName]) -> NameComparison {
+fn compare_names(lead: &[Arc<PersonName>], customer: &[Arc<PersonName>]) -> NameComparison {
     let mut best_full: Option<(f64, bool, String)> = None;
     let mut best_surname: Option<(f64, String)> = None;
     for a in lead {
@@ -534,7 +535,7 @@ fn word_alignment(a: &[String], b: &[String]) -> f64 {
     total / a.len() as f64
 }
 
-fn compare_companies(lead: &[CompanyName], customer: &[CompanyName]) -> (f64, String) {
+fn compare_companies(lead: &[Arc<CompanyName>], customer: &[Arc<CompanyName>]) -> (f64, String) {
     let mut best: (f64, String) = (0.0, String::new());
     for a in lead {
         for b in customer {
