@@ -22,7 +22,7 @@ use crate::domain::matching::{MatchProfile, ParsedProfile};
 pub const MAX_PER_KEY: i64 = 64;
 /// Customers compared per lead at most: those its keys say most about. At a million
 /// customers 32 keeps fuzzy recall within 0.2 points of comparing all (up to ~170) and
-/// makes a check ~60 % faster (services/dedup/README.md, "Candidates shortlisted").
+/// makes a check 40-60 % faster (services/dedup/README.md, "Candidates shortlisted").
 pub const MAX_CANDIDATES: usize = 32;
 /// Ids per `IN (…)` list: a lead's candidates fit in one or two.
 const IN_LIST_MAX: usize = 500;
