@@ -11,11 +11,13 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::process::ExitCode;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::Parser;
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tonic::service::Routes;
 use tonic_health::ServingStatus;
@@ -189,12 +191,17 @@ where
                 stop.clone().cancelled_owned(),
             );
         // A graceful stop waits for open calls to finish; a client that keeps a call (or
-        // a stream) open must not hold the process beyond the grace period.
+        // a stream) open must not hold the process beyond the grace period. One grace
+        // period for the whole drain, counted from the stop: what the calls used of it
+        // is not given again to the background work (Kubernetes kills at 30 s).
+        let drain_deadline = Arc::new(OnceLock::new());
         let give_up = {
             let stop = stop.clone();
+            let drain_deadline = drain_deadline.clone();
             async move {
                 stop.cancelled().await;
-                tokio::time::sleep(grace).await;
+                let deadline = *drain_deadline.get_or_init(|| Instant::now() + grace);
+                tokio::time::sleep_until(deadline).await;
             }
         };
         let served = tokio::select! {
@@ -211,7 +218,9 @@ where
             .await;
         let mut tasks = parts.tasks;
         tasks.push(relay);
-        let drained = tokio::time::timeout(grace, futures::future::join_all(tasks)).await;
+        // Serving may have ended before the watcher above saw the stop: then it starts now.
+        let deadline = *drain_deadline.get_or_init(|| Instant::now() + grace);
+        let drained = tokio::time::timeout_at(deadline, futures::future::join_all(tasks)).await;
         match drained {
             Err(_) => tracing::warn!(service = name, "background tasks did not drain in time"),
             Ok(results) => {
