@@ -33,7 +33,7 @@ pub fn clean_text(raw: &str) -> String {
 /// Lower-cased and NFKC at once. Each can undo the other (NFKC turns "㎒" into "MHz";
 /// lower-casing "İ" leaves a combining mark), so both are applied until neither changes
 /// anything; text that does not settle within a few rounds gives `None`.
-fn folded(text: String) -> Option<String> {
+pub(crate) fn folded(text: String) -> Option<String> {
     let mut text = text;
     for _ in 0..4 {
         let next: String = text.to_lowercase().nfkc().collect();

@@ -5,7 +5,7 @@ use std::sync::LazyLock;
 use ferrous_opencc::OpenCC;
 use ferrous_opencc::config::BuiltinConfig;
 
-use crate::domain::normalize::clean_text;
+use crate::domain::normalize::{clean_text, folded};
 
 /// Names and companies longer than this are not names; folding stops here so hostile
 /// input costs bounded work (the gRPC boundary refuses such fields before this).
@@ -29,8 +29,10 @@ pub fn fold(raw: &str) -> String {
         (Some(opencc), true) => opencc.convert(&clean),
         _ => clean,
     };
-    simplified
-        .to_lowercase()
+    // Lower-cased with NFKC until both settle ("İ" lower-cases to "i" and a combining
+    // dot that NFKC then reorders); text that never settles is no name at all.
+    folded(simplified)
+        .unwrap_or_default()
         .split_whitespace()
         .collect::<Vec<_>>()
         .join(" ")
@@ -55,6 +57,14 @@ mod tests {
         assert_eq!(fold("王總"), "王总");
         assert_eq!(fold("  ＷＡＮＧ   Wei\u{200B} "), "wang wei");
         assert_eq!(fold("歐陽娜娜"), "欧阳娜娜");
+    }
+
+    #[test]
+    fn lower_casing_that_unsettles_nfkc_still_folds_to_a_fixed_point() {
+        // "İ" lower-cases to "i" + U+0307, which must follow the combining U+11A34.
+        let once = fold("İ\u{11a34}");
+        assert_eq!(once, "i\u{11a34}\u{307}");
+        assert_eq!(fold(&once), once);
     }
 
     #[test]
