@@ -7,7 +7,7 @@
 use shangji_contracts::common::Lead;
 use shangji_platform::Tx;
 
-use crate::domain::learned::{NotYet, learned_score};
+use crate::domain::learned::{NotYet, learned_score, ready};
 use crate::domain::learned_features::lead_features;
 use crate::domain::{GradeThresholds, LeadScore};
 use crate::store::lead_scores::{self, LeadScoreRecord};
@@ -49,8 +49,14 @@ pub async fn score_and_record(
     let rule_score = rules.score(scored.lead, scored.received_at);
     let features = lead_features(scored.lead, scored.received_at);
     let totals = outcomes::totals(tx, scored.tenant_id).await?;
-    let values = outcomes::value_stats(tx, scored.tenant_id, &features).await?;
-    let learned = learned_score(totals, &values, i64::from(rules.learned_min_outcomes));
+    let min_outcomes = i64::from(rules.learned_min_outcomes);
+    let learned = match ready(totals, min_outcomes) {
+        Ok(()) => {
+            let values = outcomes::value_stats(tx, scored.tenant_id, &features).await?;
+            learned_score(totals, &values, min_outcomes)
+        }
+        Err(why) => Err(why),
+    };
     let (model, score, outcomes_learned) = match learned {
         Ok(learned) => {
             let score = LeadScore {

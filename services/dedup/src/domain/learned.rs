@@ -57,12 +57,9 @@ pub enum NotYet {
     OneSided,
 }
 
-/// The learned score of a lead with `values`, or why there is none yet.
-pub fn learned_score(
-    totals: OutcomeCounts,
-    values: &[ValueStats],
-    min_outcomes: i64,
-) -> Result<LearnedScore, NotYet> {
+/// Whether the model can score at all with these outcomes; callers check this before
+/// reading the lead's value statistics, which it would not use otherwise.
+pub fn ready(totals: OutcomeCounts, min_outcomes: i64) -> Result<(), NotYet> {
     if totals.total() < min_outcomes.max(1) {
         return Err(NotYet::TooFewOutcomes {
             have: totals.total(),
@@ -72,6 +69,16 @@ pub fn learned_score(
     if totals.won == 0 || totals.lost == 0 {
         return Err(NotYet::OneSided);
     }
+    Ok(())
+}
+
+/// The learned score of a lead with `values`, or why there is none yet.
+pub fn learned_score(
+    totals: OutcomeCounts,
+    values: &[ValueStats],
+    min_outcomes: i64,
+) -> Result<LearnedScore, NotYet> {
+    ready(totals, min_outcomes)?;
     let (won, lost) = (totals.won as f64, totals.lost as f64);
     let prior = ((won + ALPHA) / (lost + ALPHA)).ln();
     let mut factors = vec![ScoreFactor {

@@ -3,6 +3,7 @@
 //! learned score reads. Counts change incrementally as outcomes arrive, so the model is
 //! always trained on everything known, without batch retraining.
 
+use shangji_platform::db::Params;
 use sqlx::AnyConnection;
 
 use super::lead_scores;
@@ -206,38 +207,55 @@ pub async fn totals(
     )
 }
 
-/// What the model knows of each of the lead's values.
+/// What the model knows of each of the lead's values, in the order of `features`: one
+/// statement for all of them (a lead has about ten features, and each statement is a
+/// round trip to the database's thread).
 pub async fn value_stats(
     conn: &mut AnyConnection,
     tenant_id: &str,
     features: &[(String, String)],
 ) -> Result<Vec<ValueStats>, sqlx::Error> {
-    let mut stats = Vec::with_capacity(features.len());
-    for (field, value) in features {
-        let counts: Option<(i64, i64)> = sqlx::query_as(
-            "SELECT won, lost FROM feature_outcomes
-             WHERE tenant_id = $1 AND field = $2 AND value = $3",
-        )
-        .bind(tenant_id)
-        .bind(field)
-        .bind(value)
-        .fetch_optional(&mut *conn)
-        .await?;
-        let distinct_values: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM feature_outcomes
-             WHERE tenant_id = $1 AND field = $2 AND won + lost > 0",
-        )
-        .bind(tenant_id)
-        .bind(field)
-        .fetch_one(&mut *conn)
-        .await?;
-        let (won, lost) = counts.unwrap_or_default();
-        stats.push(ValueStats {
-            field: field.clone(),
-            value: value.clone(),
-            counts: OutcomeCounts { won, lost },
-            distinct_values,
-        });
+    if features.is_empty() {
+        return Ok(Vec::new());
     }
-    Ok(stats)
+    let mut params = Params::new(conn);
+    let wanted = (0..features.len())
+        .map(|_| format!("({})", params.list(3)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let (tenant_for_value, tenant_for_field) = (params.one(), params.one());
+    // `distinct_values` counts the field's values seen with outcomes: the learned model's
+    // smoothing needs it per field, so it is the same for each value of one field.
+    let sql = format!(
+        "WITH wanted (ord, field, value) AS (VALUES {wanted})
+         SELECT w.ord, COALESCE(f.won, 0), COALESCE(f.lost, 0),
+                (SELECT COUNT(*) FROM feature_outcomes d
+                 WHERE d.tenant_id = {tenant_for_field} AND d.field = w.field
+                   AND d.won + d.lost > 0)
+         FROM wanted w
+         LEFT JOIN feature_outcomes f
+           ON f.tenant_id = {tenant_for_value} AND f.field = w.field AND f.value = w.value
+         ORDER BY w.ord"
+    );
+    let mut query = sqlx::query_as::<_, (i64, i64, i64, i64)>(sqlx::AssertSqlSafe(sql));
+    for (ord, (field, value)) in features.iter().enumerate() {
+        query = query.bind(ord as i64).bind(field).bind(value);
+    }
+    let rows = query
+        .bind(tenant_id)
+        .bind(tenant_id)
+        .fetch_all(&mut *conn)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(ord, won, lost, distinct_values)| {
+            let (field, value) = features.get(usize::try_from(ord).ok()?)?;
+            Some(ValueStats {
+                field: field.clone(),
+                value: value.clone(),
+                counts: OutcomeCounts { won, lost },
+                distinct_values,
+            })
+        })
+        .collect())
 }
