@@ -9,7 +9,7 @@ mod config;
 pub mod domain;
 mod http;
 mod import;
-mod store;
+pub mod store;
 
 pub use app::{SPEC, start, start_with_http_listener};
 pub use config::IntakeConfig;

@@ -8,8 +8,11 @@ use shangji_contracts::time::now_millis;
 use shangji_platform::Tx;
 use shangji_platform::bus::{Handler, HandlerError, IncomingEvent};
 
+use std::collections::BTreeSet;
+
 use crate::domain::status;
-use crate::store::{self, Progress};
+use crate::store::Progress;
+use crate::store::progress::{self, LeadKey, TrailStep};
 
 /// Consumes the downstream events that concern a lead.
 pub struct LeadProgress;
@@ -128,34 +131,75 @@ fn fill_owner(progress: &mut Progress, owner_rep_id: String, customer_id: String
 
 impl Handler for LeadProgress {
     async fn handle(&self, tx: &mut Tx, event: &IncomingEvent) -> Result<(), HandlerError> {
-        let Some(step) = step_of(event)? else {
-            return Ok(());
-        };
-        let tenant = event.tenant_id();
-        let Some(mut progress) = store::load_progress(tx, tenant, &step.lead_id).await? else {
-            // Leads from other systems can reach pipeline without intake; nothing to track.
-            tracing::debug!(lead.id = %step.lead_id, "event for a lead intake does not know");
-            return Ok(());
-        };
-        let producer = event.envelope.producer.clone();
-        let recorded = store::insert_step(
-            tx,
-            tenant,
-            &step.lead_id,
-            event.event_id(),
-            step.status as i32,
-            &step.detail,
-            &producer,
-            event.occurred_at_millis(),
-        )
-        .await?;
-        if !recorded {
+        self.handle_batch(tx, &[event]).await
+    }
+
+    /// A batch's steps in three statements: lock and read the leads, record the steps,
+    /// write the leads' summaries (see `store::progress`).
+    async fn handle_batch(
+        &self,
+        tx: &mut Tx,
+        events: &[&IncomingEvent],
+    ) -> Result<(), HandlerError> {
+        let mut steps = Vec::with_capacity(events.len());
+        for event in events {
+            if let Some(step) = step_of(event)? {
+                steps.push((*event, step));
+            }
+        }
+        if steps.is_empty() {
             return Ok(());
         }
-        let current = LeadStatus::try_from(progress.status).unwrap_or(LeadStatus::Received);
-        progress.status = status::advance(current, step.status) as i32;
-        (step.apply)(&mut progress);
-        store::save_progress(tx, tenant, &step.lead_id, &progress, now_millis()).await?;
+        let key = |event: &IncomingEvent, step: &Step| -> LeadKey {
+            (event.tenant_id().to_owned(), step.lead_id.clone())
+        };
+        // Sorted, so replicas locking overlapping leads take the locks in one order.
+        let mut wanted: Vec<LeadKey> = steps.iter().map(|(e, s)| key(e, s)).collect();
+        wanted.sort();
+        wanted.dedup();
+        let mut progress = progress::lock_progress(tx, &wanted).await?;
+        let known: Vec<TrailStep<'_>> = steps
+            .iter()
+            .filter(|(event, step)| {
+                let known = progress.contains_key(&key(event, step));
+                if !known {
+                    // Leads from other systems can reach pipeline without intake.
+                    tracing::debug!(lead.id = %step.lead_id, "event for a lead intake does not know");
+                }
+                known
+            })
+            .map(|(event, step)| TrailStep {
+                tenant_id: event.tenant_id(),
+                lead_id: &step.lead_id,
+                event_id: event.event_id(),
+                status: step.status as i32,
+                detail: &step.detail,
+                service: &event.envelope.producer,
+                at: event.occurred_at_millis(),
+            })
+            .collect();
+        let recorded = progress::record_steps(tx, &known).await?;
+        drop(known);
+        // In delivery order, so a lead's status moves as its events arrived.
+        let mut changed = BTreeSet::new();
+        for (event, step) in steps {
+            if !recorded.contains(event.event_id()) {
+                continue;
+            }
+            let lead = key(event, &step);
+            let Some(p) = progress.get_mut(&lead) else {
+                continue;
+            };
+            let current = LeadStatus::try_from(p.status).unwrap_or(LeadStatus::Received);
+            p.status = status::advance(current, step.status) as i32;
+            (step.apply)(p);
+            changed.insert(lead);
+        }
+        let rows: Vec<(&LeadKey, &Progress)> = changed
+            .iter()
+            .filter_map(|lead| progress.get(lead).map(|p| (lead, p)))
+            .collect();
+        progress::save_progress(tx, &rows, now_millis()).await?;
         Ok(())
     }
 }

@@ -111,53 +111,6 @@ pub async fn insert_step(
     Ok(done.rows_affected() == 1)
 }
 
-/// The lead's progress, read and locked inside the consumer's transaction.
-pub async fn load_progress(
-    tx: &mut Tx,
-    tenant_id: &str,
-    lead_id: &str,
-) -> Result<Option<Progress>, sqlx::Error> {
-    // A no-op UPDATE rather than a SELECT: it takes the row's write lock before reading,
-    // so two replicas applying different trail events to one lead serialise instead of
-    // each overwriting the other's progress (a lost update under read committed).
-    sqlx::query_as(
-        "UPDATE leads SET updated_at = updated_at WHERE tenant_id = $1 AND lead_id = $2
-         RETURNING status, customer_id, new_customer, score, grade, owner_rep_id,
-                   opportunity_id",
-    )
-    .bind(tenant_id)
-    .bind(lead_id)
-    .fetch_optional(&mut **tx)
-    .await
-}
-
-pub async fn save_progress(
-    tx: &mut Tx,
-    tenant_id: &str,
-    lead_id: &str,
-    p: &Progress,
-    now: i64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE leads SET status = $3, customer_id = $4, new_customer = $5, score = $6,
-                grade = $7, owner_rep_id = $8, opportunity_id = $9, updated_at = $10
-         WHERE tenant_id = $1 AND lead_id = $2",
-    )
-    .bind(tenant_id)
-    .bind(lead_id)
-    .bind(p.status)
-    .bind(&p.customer_id)
-    .bind(p.new_customer)
-    .bind(p.score)
-    .bind(&p.grade)
-    .bind(&p.owner_rep_id)
-    .bind(&p.opportunity_id)
-    .bind(now)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
-}
-
 pub async fn load_lead(
     conn: &mut AnyConnection,
     tenant_id: &str,

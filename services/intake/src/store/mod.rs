@@ -8,8 +8,7 @@ pub mod lead_batch;
 mod leads;
 mod schemas;
 
-pub use leads::{
-    NewLead, Progress, insert_lead, insert_step, load_lead, load_lead_with_trail, load_progress,
-    save_progress,
-};
+pub mod progress;
+
+pub use leads::{NewLead, Progress, insert_lead, insert_step, load_lead, load_lead_with_trail};
 pub use schemas::{current_version, insert_schema, load_schema};
