@@ -2,7 +2,8 @@
 //! many leads locked and read at once, steps recorded once per event, summaries written
 //! together, and nothing else touched.
 
-use shangji_intake::store::progress::{self, LeadKey, TrailStep};
+use shangji_intake::store::lead_batch::{TrailStep, record_steps};
+use shangji_intake::store::progress::{self, LeadKey};
 use shangji_intake::store::{self, NewLead, Progress};
 use shangji_platform::Db;
 use shangji_testkit::Postgres;
@@ -62,7 +63,7 @@ async fn progress_contract(db: &Db) {
     );
     assert_eq!(found[&key("acme", "l1")].status, 1);
 
-    let recorded = progress::record_steps(
+    let recorded = record_steps(
         &mut tx,
         &[step("acme", "l1", "e1", 2), step("acme", "l2", "e2", 2)],
     )
@@ -70,7 +71,7 @@ async fn progress_contract(db: &Db) {
     .unwrap();
     assert_eq!(recorded.len(), 2);
     // The same event again (a redelivery) records nothing; a new one does.
-    let again = progress::record_steps(
+    let again = record_steps(
         &mut tx,
         &[step("acme", "l1", "e1", 2), step("acme", "l1", "e3", 3)],
     )

@@ -86,6 +86,51 @@ pub async fn remember<M: Message>(
     Ok(())
 }
 
+/// One response to remember; see [`remember_all`].
+pub struct Remembered<'a, M> {
+    pub tenant_id: &'a str,
+    pub key: &'a str,
+    pub request_hash: &'a str,
+    pub response: &'a M,
+}
+
+/// [`remember`] for many calls of one method in one statement (calls without a key are
+/// skipped). Any key already taken fails the whole statement with a unique violation,
+/// as `remember` fails for one.
+pub async fn remember_all<M: Message>(
+    tx: &mut Tx,
+    method: &str,
+    calls: &[Remembered<'_, M>],
+) -> Result<(), sqlx::Error> {
+    let now = shangji_contracts::time::now_millis();
+    let keyed: Vec<&Remembered<'_, M>> = calls.iter().filter(|c| !c.key.is_empty()).collect();
+    // Six parameters a row keeps a statement far below the bind limits.
+    for chunk in keyed.chunks(500) {
+        let mut params = crate::db::Params::new(tx);
+        let values = (0..chunk.len())
+            .map(|_| format!("({})", params.list(6)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "INSERT INTO idempotency_keys
+             (tenant_id, method, idempotency_key, request_hash, response, created_at)
+             VALUES {values}"
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for call in chunk {
+            query = query
+                .bind(call.tenant_id)
+                .bind(method)
+                .bind(call.key)
+                .bind(call.request_hash)
+                .bind(call.response.encode_to_vec())
+                .bind(now);
+        }
+        query.execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
 /// One mutating call made safe to retry, wrapping the steps above: `Call::new` checks the
 /// key and fingerprints the request, `replay` answers a retry, `commit` remembers the
 /// response in the call's transaction and commits it (or returns the winner's response

@@ -12,7 +12,8 @@ use std::collections::BTreeSet;
 
 use crate::domain::status;
 use crate::store::Progress;
-use crate::store::progress::{self, LeadKey, TrailStep};
+use crate::store::lead_batch::{self, TrailStep};
+use crate::store::progress::{self, LeadKey};
 
 /// Consumes the downstream events that concern a lead.
 pub struct LeadProgress;
@@ -178,7 +179,7 @@ impl Handler for LeadProgress {
                 at: event.occurred_at_millis(),
             })
             .collect();
-        let recorded = progress::record_steps(tx, &known).await?;
+        let recorded = lead_batch::record_steps(tx, &known).await?;
         drop(known);
         // In delivery order, so a lead's status moves as its events arrived.
         let mut changed = BTreeSet::new();

@@ -1,4 +1,5 @@
-//! Many leads and trail steps in a few statements: the rows of one import chunk.
+//! Many leads and trail steps in a few statements: the rows of one import chunk, the
+//! submissions committed together, the steps of one consumer batch.
 //!
 //! One multi-row INSERT per few hundred rows instead of one statement per row; the
 //! parameters are anonymous on SQLite (see `shangji_platform::db::Params`), where named
@@ -15,15 +16,7 @@ use super::NewLead;
 /// SQLite (32,766) and PostgreSQL (65,535).
 const ROWS_PER_STATEMENT: usize = 250;
 
-/// One trail step to record.
-pub struct NewStep {
-    pub lead_id: String,
-    pub event_id: String,
-    pub status: i32,
-    pub detail: String,
-}
-
-/// Stores the leads of one tenant; returns the ids of those stored. A lead whose
+/// Stores the leads; returns the ids of those stored. A lead whose
 /// submission key was already used is not stored (it exists from an earlier
 /// submission), exactly as `insert_lead` does it one at a time.
 pub async fn insert_leads(
@@ -63,15 +56,24 @@ pub async fn insert_leads(
     Ok(stored)
 }
 
-/// Records the steps (all of one tenant, by one service, at one time); a step already
-/// recorded for its event is left as it is.
-pub async fn insert_steps(
+/// One step of a lead's trail, as a service reported it.
+pub struct TrailStep<'a> {
+    pub tenant_id: &'a str,
+    pub lead_id: &'a str,
+    pub event_id: &'a str,
+    pub status: i32,
+    pub detail: &'a str,
+    pub service: &'a str,
+    pub at: i64,
+}
+
+/// Records the steps; returns the event ids of those recorded now (a step already
+/// recorded for its event, from a redelivery, is left as it is and not returned).
+pub async fn record_steps(
     tx: &mut Tx,
-    tenant_id: &str,
-    service: &str,
-    at: i64,
-    steps: &[NewStep],
-) -> Result<(), sqlx::Error> {
+    steps: &[TrailStep<'_>],
+) -> Result<HashSet<String>, sqlx::Error> {
+    let mut recorded = HashSet::with_capacity(steps.len());
     for chunk in steps.chunks(ROWS_PER_STATEMENT) {
         let mut params = Params::new(tx);
         let values = (0..chunk.len())
@@ -80,20 +82,20 @@ pub async fn insert_steps(
             .join(", ");
         let sql = format!(
             "INSERT INTO lead_trail (tenant_id, lead_id, event_id, status, detail, service, at)
-             VALUES {values} ON CONFLICT DO NOTHING"
+             VALUES {values} ON CONFLICT DO NOTHING RETURNING event_id"
         );
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        let mut query = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql));
         for step in chunk {
             query = query
-                .bind(tenant_id)
-                .bind(step.lead_id.as_str())
-                .bind(step.event_id.as_str())
+                .bind(step.tenant_id)
+                .bind(step.lead_id)
+                .bind(step.event_id)
                 .bind(step.status)
-                .bind(step.detail.as_str())
-                .bind(service)
-                .bind(at);
+                .bind(step.detail)
+                .bind(step.service)
+                .bind(step.at);
         }
-        query.execute(&mut **tx).await?;
+        recorded.extend(query.fetch_all(&mut **tx).await?);
     }
-    Ok(())
+    Ok(recorded)
 }

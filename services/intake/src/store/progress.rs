@@ -4,7 +4,7 @@
 //! each statement is a round trip to the database's thread, and intake's one SQLite
 //! writer is shared with the submissions waiting for their acknowledgement.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use shangji_platform::Tx;
 use shangji_platform::db::Params;
@@ -57,50 +57,6 @@ pub async fn lock_progress(
         }
     }
     Ok(found)
-}
-
-/// One step of a lead's trail, as a service reported it.
-pub struct TrailStep<'a> {
-    pub tenant_id: &'a str,
-    pub lead_id: &'a str,
-    pub event_id: &'a str,
-    pub status: i32,
-    pub detail: &'a str,
-    pub service: &'a str,
-    pub at: i64,
-}
-
-/// Records the steps; returns the event ids of those recorded now (a step already
-/// recorded for its event, from a redelivery, is left as it is and not returned).
-pub async fn record_steps(
-    tx: &mut Tx,
-    steps: &[TrailStep<'_>],
-) -> Result<HashSet<String>, sqlx::Error> {
-    let mut recorded = HashSet::with_capacity(steps.len());
-    for chunk in steps.chunks(ROWS_PER_STATEMENT) {
-        let mut params = Params::new(tx);
-        let values = (0..chunk.len())
-            .map(|_| format!("({})", params.list(7)))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let sql = format!(
-            "INSERT INTO lead_trail (tenant_id, lead_id, event_id, status, detail, service, at)
-             VALUES {values} ON CONFLICT DO NOTHING RETURNING event_id"
-        );
-        let mut query = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql));
-        for step in chunk {
-            query = query
-                .bind(step.tenant_id)
-                .bind(step.lead_id)
-                .bind(step.event_id)
-                .bind(step.status)
-                .bind(step.detail)
-                .bind(step.service)
-                .bind(step.at);
-        }
-        recorded.extend(query.fetch_all(&mut **tx).await?);
-    }
-    Ok(recorded)
 }
 
 /// Writes the leads' summaries (status, customer, owner, opportunity) as they now stand.

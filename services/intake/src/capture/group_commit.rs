@@ -1,0 +1,296 @@
+//! Group commit: submissions that arrive together share one transaction.
+//!
+//! SQLite takes one writer at a time, and every statement is a round trip to the
+//! connection's thread. Stored alone, a submission kept intake's one writer for about
+//! six statements (flood counters, lead, trail step, idempotency key, outbox, commit);
+//! under load the submissions queued for it, and that queue was the acknowledgement
+//! latency. Committed as a group, the leads, steps, idempotency keys and events each go
+//! in one multi-row statement per group; only the flood counters stay one statement per
+//! submission, since each count must see the ones before it.
+//!
+//! Nothing waits to fill a group: the committer takes whatever is queued when it becomes
+//! free, so a lone submission commits at once and a burst shares commits. If a group's
+//! transaction fails (a concurrent retry with the same idempotency key, say), each of its
+//! submissions is committed alone, so one cannot fail the others. A submission's answer
+//! is sent only after its transaction committed.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use shangji_contracts::common::{Attribution, Lead};
+use shangji_contracts::intake::SubmitLeadResponse;
+use shangji_contracts::time::now_millis;
+use shangji_platform::db::Backend;
+use shangji_platform::grpc::RequestContext;
+use shangji_platform::idempotency::{self, Remembered};
+use shangji_platform::{Db, Tx};
+use tokio::sync::{Mutex, mpsc, oneshot};
+use tracing::Instrument as _;
+
+use super::SUBMIT_LEAD;
+use super::screened::{ScreenedLead, store_screened};
+use crate::domain::screening::flood::{self, FloodLimits};
+use crate::domain::screening::{self, Flag};
+use crate::store;
+
+/// Most submissions in one transaction.
+const MAX_GROUP: usize = 128;
+/// Submissions waiting for a committer before callers wait to queue.
+const QUEUE: usize = 1024;
+/// Committers on PostgreSQL, where several transactions can commit at once; SQLite
+/// has one writer, so one committer.
+const POSTGRES_COMMITTERS: usize = 4;
+/// Stale flood counters are pruned once every this many counted submissions.
+const PRUNE_EVERY: u64 = 1024;
+
+/// A checked submission on its way to the database.
+pub struct Submitted {
+    pub ctx: RequestContext,
+    pub lead_id: String,
+    pub lead: Lead,
+    pub attribution: Attribution,
+    pub schema_version: i64,
+    /// The idempotency key (trimmed) and the request's fingerprint.
+    pub key: String,
+    pub hash: String,
+    /// The sender's address, for channels where it is the person's (web forms).
+    pub client_address: Option<String>,
+}
+
+struct Pending {
+    submitted: Submitted,
+    /// The request's span: the lead's event carries its trace.
+    span: tracing::Span,
+    reply: oneshot::Sender<Result<SubmitLeadResponse, sqlx::Error>>,
+}
+
+/// Hands submissions to the committers.
+pub struct GroupCommit {
+    queue: mpsc::Sender<Pending>,
+}
+
+/// What the committers share.
+struct Committer {
+    db: Db,
+    /// From the service's settings: how many submissions per contact or client address
+    /// within the window before a lead is flagged as a flood.
+    flood_limits: FloodLimits,
+    /// Submissions counted for floods since start, to prune stale counters now and then.
+    counted: AtomicU64,
+    /// `counted / PRUNE_EVERY` when counters were last pruned.
+    pruned_round: AtomicU64,
+}
+
+impl GroupCommit {
+    /// Starts the committers; they stop when this is dropped and the queue is empty.
+    pub fn start(db: Db, flood_limits: FloodLimits) -> GroupCommit {
+        let (queue, received) = mpsc::channel(QUEUE);
+        let received = Arc::new(Mutex::new(received));
+        let committers = match db.backend() {
+            Backend::Sqlite => 1,
+            Backend::Postgres => POSTGRES_COMMITTERS,
+        };
+        let committer = Arc::new(Committer {
+            db,
+            flood_limits,
+            counted: AtomicU64::new(0),
+            pruned_round: AtomicU64::new(0),
+        });
+        for _ in 0..committers {
+            tokio::spawn(run(committer.clone(), received.clone()));
+        }
+        GroupCommit { queue }
+    }
+
+    /// Stores the submission (screened, flood-counted, announced or flagged) with its
+    /// idempotency key and returns the answer once that is committed. A unique
+    /// violation means a concurrent call with the same key committed first.
+    pub async fn commit(&self, submitted: Submitted) -> Result<SubmitLeadResponse, sqlx::Error> {
+        let (reply, answer) = oneshot::channel();
+        let pending = Pending {
+            submitted,
+            span: tracing::Span::current(),
+            reply,
+        };
+        // Both fail only when the service is stopping and its committers are gone.
+        self.queue
+            .send(pending)
+            .await
+            .map_err(|_| sqlx::Error::PoolClosed)?;
+        answer.await.map_err(|_| sqlx::Error::PoolClosed)?
+    }
+}
+
+async fn run(committer: Arc<Committer>, received: Arc<Mutex<mpsc::Receiver<Pending>>>) {
+    loop {
+        let group = {
+            let mut received = received.lock().await;
+            let Some(first) = received.recv().await else {
+                return;
+            };
+            let mut group = vec![first];
+            while group.len() < MAX_GROUP {
+                match received.try_recv() {
+                    Ok(next) => group.push(next),
+                    Err(_) => break,
+                }
+            }
+            group
+        };
+        committer.commit_group(group).await;
+    }
+}
+
+impl Committer {
+    async fn commit_group(&self, group: Vec<Pending>) {
+        metrics::histogram!("shangji_intake_group_commit_size").record(group.len() as f64);
+        if group.len() > 1 {
+            let span = tracing::info_span!("intake.group_commit", leads = group.len());
+            match self.store_group(&group).instrument(span).await {
+                Ok(responses) => {
+                    for (pending, response) in group.into_iter().zip(responses) {
+                        self.answer(pending, Ok(response)).await;
+                    }
+                    return;
+                }
+                Err(err) => {
+                    tracing::debug!(error = %err, leads = group.len(), "group commit failed; committing one by one");
+                }
+            }
+        }
+        for pending in group {
+            let result = self
+                .store_group(std::slice::from_ref(&pending))
+                .instrument(pending.span.clone())
+                .await
+                .and_then(|mut responses| responses.pop().ok_or(sqlx::Error::RowNotFound));
+            self.answer(pending, result).await;
+        }
+    }
+
+    /// Stores every submission of the group in one transaction; any failure fails all.
+    async fn store_group(&self, group: &[Pending]) -> Result<Vec<SubmitLeadResponse>, sqlx::Error> {
+        let now = now_millis();
+        let mut tx = self.db.begin().await?;
+        let mut leads = Vec::with_capacity(group.len());
+        let mut responses = Vec::with_capacity(group.len());
+        for pending in group {
+            let s = &pending.submitted;
+            let mut flags = screening::screen(&s.lead);
+            flags.extend(self.count_floods(&mut tx, s, now).await?);
+            responses.push(SubmitLeadResponse {
+                lead_id: s.lead_id.clone(),
+                replayed: false,
+                flagged: !flags.is_empty(),
+                flags: flags.iter().map(Flag::to_message).collect(),
+            });
+            leads.push(ScreenedLead {
+                ctx: &s.ctx,
+                lead_id: s.lead_id.clone(),
+                lead: s.lead.clone(),
+                attribution: &s.attribution,
+                schema_version: s.schema_version,
+                // Retries are caught by the idempotency key.
+                submission_key: None,
+                flags,
+                span: pending.span.clone(),
+            });
+        }
+        store_screened(&mut tx, leads, now).await?;
+        let remembered: Vec<Remembered<'_, SubmitLeadResponse>> = group
+            .iter()
+            .zip(&responses)
+            .map(|(pending, response)| Remembered {
+                tenant_id: &pending.submitted.ctx.tenant_id,
+                key: &pending.submitted.key,
+                request_hash: &pending.submitted.hash,
+                response,
+            })
+            .collect();
+        idempotency::remember_all(&mut tx, SUBMIT_LEAD, &remembered).await?;
+        drop(remembered);
+        tx.commit().await?;
+        Ok(responses)
+    }
+
+    /// Logs the outcome in the request's span and hands it to the waiting caller (gone,
+    /// if the caller gave up: its retry will find the remembered answer).
+    async fn answer(&self, pending: Pending, result: Result<SubmitLeadResponse, sqlx::Error>) {
+        let s = &pending.submitted;
+        if let Ok(response) = &result {
+            let _in_request = pending.span.enter();
+            if response.flagged {
+                let codes: Vec<_> = response
+                    .flags
+                    .iter()
+                    .map(|f| f.code().as_str_name())
+                    .collect();
+                tracing::info!(tenant.id = %s.ctx.tenant_id, lead.id = %s.lead_id, channel = %s.attribution.channel, flags = ?codes, "lead flagged by screening");
+            } else {
+                tracing::info!(tenant.id = %s.ctx.tenant_id, lead.id = %s.lead_id, channel = %s.attribution.channel, "lead received");
+            }
+        }
+        if result.is_ok() {
+            self.prune_now_and_then(&s.ctx.tenant_id, now_millis())
+                .await;
+        }
+        let _ = pending.reply.send(result);
+    }
+
+    /// Counts this submission against its client address, phone and e-mail (one upsert)
+    /// and flags those over their limit.
+    async fn count_floods(
+        &self,
+        tx: &mut Tx,
+        s: &Submitted,
+        now: i64,
+    ) -> Result<Vec<Flag>, sqlx::Error> {
+        let limits = self.flood_limits;
+        let subjects = flood::subjects(&s.lead, s.client_address.as_deref(), &limits);
+        if subjects.is_empty() {
+            return Ok(Vec::new());
+        }
+        let start = flood::window_start(now, limits.window_ms);
+        let counts = store::flags::count_submission(
+            tx,
+            &s.ctx.tenant_id,
+            &subjects,
+            start,
+            limits.window_ms,
+        )
+        .await?;
+        self.counted.fetch_add(1, Ordering::Relaxed);
+        Ok(subjects
+            .iter()
+            .zip(counts)
+            .filter_map(|(subject, (current, previous))| {
+                let estimated = flood::estimate(current, previous, start, now, limits.window_ms);
+                flood::check(subject, estimated, &limits).map(|problem| {
+                    Flag::new(
+                        shangji_contracts::intake::ScreeningCode::Flood,
+                        subject.kind.field(),
+                        problem,
+                    )
+                })
+            })
+            .collect())
+    }
+
+    /// Every `PRUNE_EVERY` counted submissions, drops the tenant's counters that no
+    /// longer count (older than the previous window). Best effort: a failure only
+    /// leaves rows for the next round.
+    async fn prune_now_and_then(&self, tenant_id: &str, now: i64) {
+        let round = self.counted.load(Ordering::Relaxed) / PRUNE_EVERY;
+        if round == 0 || self.pruned_round.swap(round, Ordering::Relaxed) == round {
+            return;
+        }
+        let limits = self.flood_limits;
+        let before = flood::window_start(now, limits.window_ms) - limits.window_ms;
+        match store::flags::prune_counters(&self.db, tenant_id, before).await {
+            Ok(pruned) => tracing::debug!(tenant.id = %tenant_id, pruned, "flood counters pruned"),
+            Err(e) => {
+                tracing::warn!(tenant.id = %tenant_id, error = %e, "cannot prune flood counters")
+            }
+        }
+    }
+}
