@@ -8,9 +8,10 @@
 use shangji_contracts::events::lead::LeadQualified;
 use shangji_platform::Tx;
 use shangji_platform::bus::{Handler, HandlerError, IncomingEvent};
+use tracing::Instrument as _;
 
 use crate::clock::Clock;
-use crate::placement;
+use crate::placement::{self, OrgCache};
 use crate::store::assignments;
 
 /// Decides who gets each qualified lead.
@@ -21,6 +22,32 @@ pub struct LeadRouting {
 
 impl Handler for LeadRouting {
     async fn handle(&self, tx: &mut Tx, event: &IncomingEvent) -> Result<(), HandlerError> {
+        self.route(tx, event, &mut OrgCache::default()).await
+    }
+
+    /// The batch's decisions share one read of each tenant's org (see [`OrgCache`]).
+    async fn handle_batch(
+        &self,
+        tx: &mut Tx,
+        events: &[&IncomingEvent],
+    ) -> Result<(), HandlerError> {
+        let mut orgs = OrgCache::default();
+        for event in events {
+            self.route(tx, event, &mut orgs)
+                .instrument(event.span.clone())
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+impl LeadRouting {
+    async fn route(
+        &self,
+        tx: &mut Tx,
+        event: &IncomingEvent,
+        orgs: &mut OrgCache,
+    ) -> Result<(), HandlerError> {
         if !event.is::<LeadQualified>() {
             return Ok(());
         }
@@ -43,7 +70,7 @@ impl Handler for LeadRouting {
             return Ok(());
         }
         let now = self.clock.now();
-        placement::place_new_lead(tx, &event.follow_on(), &lead, now).await?;
+        placement::place_new_lead(tx, &event.follow_on(), &lead, now, orgs).await?;
         Ok(())
     }
 }

@@ -5,6 +5,8 @@
 pub mod drain;
 pub mod transfer;
 
+use std::collections::HashMap;
+
 use prost::Message as _;
 use shangji_contracts::events::lead::{LeadAssigned, LeadPooled, LeadQualified};
 use shangji_platform::Tx;
@@ -91,12 +93,43 @@ pub enum Placed {
     Pooled(LeadPooled),
 }
 
-/// Decides a lead nobody decided yet (`lead.qualified`) and writes the effects.
+/// The tenants' orgs read so far in one transaction, by tenant and UTC day.
+///
+/// A tenant's first decision takes its round-robin turn, a lock the transaction holds
+/// until it commits, so no other decision can change the reps' loads underneath; each
+/// decision counts its lead in the copy ([`TenantOrg::count_lead`]). A consumer batch of
+/// n leads so reads the reps, rules and teams once instead of n times. (A rep or rule
+/// edited meanwhile is seen from the next batch, as it would be by a decision made a
+/// moment earlier.)
+#[derive(Default)]
+pub struct OrgCache {
+    orgs: HashMap<(String, i64), TenantOrg>,
+}
+
+impl OrgCache {
+    async fn get(
+        &mut self,
+        tx: &mut Tx,
+        tenant_id: &str,
+        now: i64,
+    ) -> Result<&mut TenantOrg, sqlx::Error> {
+        let key = (tenant_id.to_owned(), utc_day(now));
+        if !self.orgs.contains_key(&key) {
+            let org = TenantOrg::load(tx, tenant_id, now).await?;
+            self.orgs.insert(key.clone(), org);
+        }
+        Ok(self.orgs.get_mut(&key).expect("inserted above"))
+    }
+}
+
+/// Decides a lead nobody decided yet (`lead.qualified`) and writes the effects. Call it
+/// with one `orgs` for all the decisions of one transaction.
 pub async fn place_new_lead(
     tx: &mut Tx,
     ctx: &EventContext,
     lead: &LeadQualified,
     now: i64,
+    orgs: &mut OrgCache,
 ) -> Result<Placed, sqlx::Error> {
     let tenant_id = ctx.tenant_id.as_str();
     let turn = sequence::take_turn(tx, tenant_id).await?;
@@ -104,12 +137,13 @@ pub async fn place_new_lead(
         "" => None,
         customer_id => owners::owner_of(&mut **tx, tenant_id, customer_id).await?,
     };
-    let org = TenantOrg::load(tx, tenant_id, now).await?;
+    let org = orgs.get(tx, tenant_id, now).await?;
     let decision = decide(&facts(lead), owner.as_deref(), org.org());
     match decision.outcome {
         Outcome::Assign(assignment) => {
             let assignment =
-                settle_ownership(tx, tenant_id, &lead.customer_id, assignment, &org, now).await?;
+                settle_ownership(tx, tenant_id, &lead.customer_id, assignment, org, now).await?;
+            org.count_lead(&assignment.rep_id, turn);
             let assigned = assign(
                 tx,
                 ctx,
