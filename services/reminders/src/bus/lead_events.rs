@@ -16,6 +16,7 @@ use shangji_contracts::time::{now_millis, to_millis};
 use shangji_platform::Tx;
 use shangji_platform::bus::{Handler, HandlerError, IncomingEvent};
 use shangji_platform::ids::new_id;
+use tokio::sync::OnceCell;
 
 use crate::domain::{
     Policy, ReminderKind, ReminderState, TimeCount, first_contact_due_at,
@@ -31,13 +32,24 @@ pub const LEAD_EVENTS: &[&str] = &["assigned", "ownership_transferred"];
 #[derive(Clone, Debug)]
 pub struct LeadEvents {
     first_contact_hours: u32,
+    /// The cut-over after which assignments get lead reminders: written once by a
+    /// migration, so read once, not once per event.
+    reminders_since: OnceCell<i64>,
 }
 
 impl LeadEvents {
     pub fn new(first_contact_hours: u32) -> LeadEvents {
         LeadEvents {
             first_contact_hours,
+            reminders_since: OnceCell::new(),
         }
+    }
+
+    async fn reminders_since(&self, tx: &mut Tx) -> Result<i64, sqlx::Error> {
+        self.reminders_since
+            .get_or_try_init(|| leads::reminders_since(tx))
+            .await
+            .copied()
     }
 }
 
@@ -47,7 +59,8 @@ impl Handler for LeadEvents {
             return Err(reject("the envelope names no tenant"));
         }
         if event.is::<OwnershipTransferred>() {
-            return transferred(tx, event, event.decode()?).await;
+            let since = self.reminders_since(tx).await?;
+            return transferred(tx, event, event.decode()?, since).await;
         }
         if !event.is::<LeadAssigned>() {
             // Another lead event that reminders has no use for.
@@ -58,7 +71,7 @@ impl Handler for LeadEvents {
             return Err(reject("lead.assigned names no lead_id or no rep_id"));
         }
         let at = event.occurred_at_millis();
-        if at < leads::reminders_since(tx).await? {
+        if at < self.reminders_since(tx).await? {
             tracing::debug!(lead_id = %e.lead_id, "assignment from before lead reminders; its opportunity has its own");
             return Ok(());
         }
@@ -194,6 +207,7 @@ async fn transferred(
     tx: &mut Tx,
     event: &IncomingEvent,
     e: OwnershipTransferred,
+    reminders_since: i64,
 ) -> Result<(), HandlerError> {
     let to = e.to_rep_id.trim();
     if to.is_empty() || e.lead_ids.is_empty() {
@@ -204,7 +218,7 @@ async fn transferred(
         .as_ref()
         .map(to_millis)
         .unwrap_or_else(|| event.occurred_at_millis());
-    if at < leads::reminders_since(tx).await? {
+    if at < reminders_since {
         return Ok(());
     }
     let tenant_id = event.tenant_id();

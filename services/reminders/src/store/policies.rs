@@ -77,18 +77,26 @@ async fn of_stage(
 }
 
 /// The policy for an opportunity in `stage`: the stage's own, else the tenant's default,
-/// else None (the caller falls back to the built-in default).
+/// else None (the caller falls back to the built-in default). One statement for both.
 pub async fn in_force(
     tx: &mut Tx,
     tenant_id: &str,
     stage: &str,
 ) -> Result<Option<Policy>, sqlx::Error> {
-    if !stage.is_empty()
-        && let Some(p) = of_stage(tx, tenant_id, stage).await?
-    {
-        return Ok(Some(p.policy));
-    }
-    Ok(of_stage(tx, tenant_id, "").await?.map(|p| p.policy))
+    let row: Option<PolicyRow> = sqlx::query_as(
+        "SELECT stage, policy_id, version, rules, updated_at FROM policies
+         WHERE tenant_id = $1 AND stage IN ($2, '')
+         ORDER BY CASE WHEN stage = '' THEN 1 ELSE 0 END
+         LIMIT 1",
+    )
+    .bind(tenant_id)
+    .bind(stage)
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(row
+        .map(StoredPolicy::try_from)
+        .transpose()?
+        .map(|p| p.policy))
 }
 
 /// The rules of one stored version.
