@@ -52,18 +52,19 @@ pub async fn record_lead(
     lead_id: &str,
     now: i64,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    let known: (String, String, String) = sqlx::query_as(
         "INSERT INTO opportunity_outcomes (tenant_id, opportunity_id, lead_id, updated_at)
          VALUES ($1, $2, $3, $4)
-         ON CONFLICT (tenant_id, opportunity_id) DO UPDATE SET lead_id = excluded.lead_id",
+         ON CONFLICT (tenant_id, opportunity_id) DO UPDATE SET lead_id = excluded.lead_id
+         RETURNING lead_id, outcome, counted",
     )
     .bind(tenant_id)
     .bind(opportunity_id)
     .bind(lead_id)
     .bind(now)
-    .execute(&mut *conn)
+    .fetch_one(&mut *conn)
     .await?;
-    settle(conn, tenant_id, opportunity_id, now).await
+    settle(conn, tenant_id, opportunity_id, known, now).await
 }
 
 /// Notes how the opportunity stands (won, lost, or open again), then settles. Events
@@ -75,38 +76,40 @@ pub async fn record_outcome(
     outcome: Outcome,
     now: i64,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    let known: (String, String, String) = sqlx::query_as(
         "INSERT INTO opportunity_outcomes (tenant_id, opportunity_id, outcome, updated_at)
          VALUES ($1, $2, $3, $4)
-         ON CONFLICT (tenant_id, opportunity_id) DO UPDATE SET outcome = excluded.outcome",
+         ON CONFLICT (tenant_id, opportunity_id) DO UPDATE SET outcome = excluded.outcome
+         RETURNING lead_id, outcome, counted",
     )
     .bind(tenant_id)
     .bind(opportunity_id)
     .bind(outcome.as_str())
     .bind(now)
-    .execute(&mut *conn)
+    .fetch_one(&mut *conn)
     .await?;
-    settle(conn, tenant_id, opportunity_id, now).await
+    settle(conn, tenant_id, opportunity_id, known, now).await
 }
 
-/// Brings the counts in line with what is known of the opportunity: an outcome counts
-/// once its lead (and the features recorded when that lead was scored) is known; a
-/// changed outcome (reopened, or closed the other way) moves its counts.
+/// Brings the counts in line with what is known of the opportunity (`known`: its row's
+/// lead, outcome and counted outcome, as just written): an outcome counts once its lead
+/// (and the features recorded when that lead was scored) is known; a changed outcome
+/// (reopened, or closed the other way) moves its counts.
 async fn settle(
     conn: &mut AnyConnection,
     tenant_id: &str,
     opportunity_id: &str,
+    known: (String, String, String),
     now: i64,
 ) -> Result<(), sqlx::Error> {
-    let (lead_id, outcome, counted): (String, String, String) = sqlx::query_as(
-        "SELECT lead_id, outcome, counted FROM opportunity_outcomes
-         WHERE tenant_id = $1 AND opportunity_id = $2",
-    )
-    .bind(tenant_id)
-    .bind(opportunity_id)
-    .fetch_one(&mut *conn)
-    .await?;
+    let (lead_id, outcome, counted) = known;
     let counted = Outcome::parse(&counted);
+    let target = Outcome::parse(&outcome);
+    // Nothing moves (an opportunity just opened, most often): the lead's features are
+    // not needed.
+    if target == counted {
+        return Ok(());
+    }
     let features = match lead_id.as_str() {
         "" => None,
         lead_id => lead_scores::lead_score(&mut *conn, tenant_id, lead_id)
@@ -118,10 +121,6 @@ async fn settle(
     let Some(features) = features else {
         return Ok(());
     };
-    let target = Outcome::parse(&outcome);
-    if target == counted {
-        return Ok(());
-    }
     let (old_won, old_lost) = counted.increments();
     let (new_won, new_lost) = target.increments();
     let (won, lost) = (new_won - old_won, new_lost - old_lost);
