@@ -8,7 +8,6 @@
 use shangji_contracts::events::lead::LeadQualified;
 use shangji_platform::Tx;
 use shangji_platform::bus::{Handler, HandlerError, IncomingEvent};
-use tracing::Instrument as _;
 
 use crate::clock::Clock;
 use crate::placement::{self, OrgCache};
@@ -24,25 +23,12 @@ impl Handler for LeadRouting {
     async fn handle(&self, tx: &mut Tx, event: &IncomingEvent) -> Result<(), HandlerError> {
         self.route(tx, event, &mut OrgCache::default()).await
     }
-
-    /// The batch's decisions share one read of each tenant's org (see [`OrgCache`]).
-    async fn handle_batch(
-        &self,
-        tx: &mut Tx,
-        events: &[&IncomingEvent],
-    ) -> Result<(), HandlerError> {
-        let mut orgs = OrgCache::default();
-        for event in events {
-            self.route(tx, event, &mut orgs)
-                .instrument(event.span.clone())
-                .await?;
-        }
-        Ok(())
-    }
 }
 
 impl LeadRouting {
-    async fn route(
+    /// Routes a qualified lead (other events are left alone); the decisions of one
+    /// transaction share `orgs`.
+    pub(crate) async fn route(
         &self,
         tx: &mut Tx,
         event: &IncomingEvent,

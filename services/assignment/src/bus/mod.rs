@@ -12,8 +12,12 @@ pub use lead_routing::LeadRouting;
 pub use merge::CustomerMerges;
 pub use rep_load::RepLoadTracking;
 
+use shangji_contracts::events::lead::LeadQualified;
 use shangji_platform::Tx;
 use shangji_platform::bus::{Handler, HandlerError, IncomingEvent};
+use tracing::Instrument as _;
+
+use crate::placement::OrgCache;
 
 /// The lead stream has one durable consumer per service: qualified leads and merges.
 #[derive(Debug, Default)]
@@ -24,7 +28,29 @@ pub struct LeadEvents {
 
 impl Handler for LeadEvents {
     async fn handle(&self, tx: &mut Tx, event: &IncomingEvent) -> Result<(), HandlerError> {
-        self.routing.handle(tx, event).await?;
-        self.merges.handle(tx, event).await
+        self.handle_batch(tx, &[event]).await
+    }
+
+    /// In delivery order; the batch's decisions share one read of each tenant's org
+    /// ([`OrgCache`]), read again after a merge, which moves customers between owners.
+    async fn handle_batch(
+        &self,
+        tx: &mut Tx,
+        events: &[&IncomingEvent],
+    ) -> Result<(), HandlerError> {
+        let mut orgs = OrgCache::default();
+        for event in events {
+            async {
+                if event.is::<LeadQualified>() {
+                    self.routing.route(tx, event, &mut orgs).await
+                } else {
+                    orgs = OrgCache::default();
+                    self.merges.handle(tx, event).await
+                }
+            }
+            .instrument(event.span.clone())
+            .await?;
+        }
+        Ok(())
     }
 }
