@@ -1,10 +1,13 @@
 //! The append-only history of each opportunity.
 
+use shangji_platform::db::Params;
 use sqlx::{AnyConnection, Row as _};
 
 use crate::domain::{Change, HistoryEntry};
 
-/// Appends `changes`, made by `user_id` at `at`, in order.
+/// Appends `changes`, made by `user_id` at `at`, in order: one statement for all of
+/// them (an opportunity opens with three), rows inserted in the order given so their
+/// sequence numbers keep it.
 pub async fn append(
     conn: &mut AnyConnection,
     tenant_id: &str,
@@ -13,22 +16,31 @@ pub async fn append(
     at: i64,
     changes: &[Change],
 ) -> Result<(), sqlx::Error> {
-    for change in changes {
-        sqlx::query(
+    // Eight parameters a row keeps a statement far below the bind limits.
+    for chunk in changes.chunks(500) {
+        let mut params = Params::new(conn);
+        let values = (0..chunk.len())
+            .map(|_| format!("({})", params.list(8)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
             "INSERT INTO opportunity_history
                  (tenant_id, opportunity_id, field, old_value, new_value, user_id, at, note)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(tenant_id)
-        .bind(opportunity_id)
-        .bind(&change.field)
-        .bind(&change.old_value)
-        .bind(&change.new_value)
-        .bind(user_id)
-        .bind(at)
-        .bind(&change.note)
-        .execute(&mut *conn)
-        .await?;
+             VALUES {values}"
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for change in chunk {
+            query = query
+                .bind(tenant_id)
+                .bind(opportunity_id)
+                .bind(&change.field)
+                .bind(&change.old_value)
+                .bind(&change.new_value)
+                .bind(user_id)
+                .bind(at)
+                .bind(&change.note);
+        }
+        query.execute(&mut *conn).await?;
     }
     Ok(())
 }
