@@ -36,16 +36,19 @@ pub async fn store_rows(
     now: i64,
 ) -> Result<Stored, sqlx::Error> {
     let total = rows.len() as i64;
-    let leads: Vec<ScreenedLead<'_>> = rows
+    let (keys, leads): (Vec<String>, Vec<Lead>) =
+        rows.into_iter().map(|row| (row.key, row.lead)).unzip();
+    let leads: Vec<ScreenedLead<'_>> = keys
         .iter()
-        .map(|row| ScreenedLead {
+        .zip(leads)
+        .map(|(key, lead)| ScreenedLead {
             ctx,
             lead_id: ids::new_id("lead"),
-            flags: screening::screen(&row.lead),
-            lead: row.lead.clone(),
+            flags: screening::screen(&lead),
+            lead,
             attribution,
             schema_version,
-            submission_key: Some(&row.key),
+            submission_key: Some(key),
             span: tracing::Span::current(),
         })
         .collect();
