@@ -51,13 +51,24 @@ impl TenantOrg {
     }
 
     /// Counts a lead just given to `rep_id`, so the next decision in the same
-    /// transaction sees it (its opportunity is counted once pipeline opens it).
+    /// transaction sees it: its turn and today's and all-time totals as written, and
+    /// its opportunity as open already (pipeline opens it later), so a drain or a
+    /// hand-over moving many leads at once cannot fill a rep past capacity.
     pub fn count_lead(&mut self, rep_id: &str, turn: i64) {
+        self.record_decision(rep_id, turn);
+        if let Some(rep) = self.reps.iter_mut().find(|r| r.profile.rep_id == rep_id) {
+            rep.load.open_count += 1;
+        }
+    }
+
+    /// Applies to the copy exactly what writing a decision wrote to the rep's row (turn,
+    /// totals), so the next decision reads what it would read from the database: a
+    /// batch of qualified leads is decided as the same leads one by one would be.
+    pub fn record_decision(&mut self, rep_id: &str, turn: i64) {
         if let Some(rep) = self.reps.iter_mut().find(|r| r.profile.rep_id == rep_id) {
             rep.load.last_assigned_seq = turn;
             rep.load.assigned_total += 1;
             rep.load.leads_today += 1;
-            rep.load.open_count += 1;
         }
     }
 }
@@ -96,11 +107,11 @@ pub enum Placed {
 /// The tenants' orgs read so far in one transaction, by tenant and UTC day.
 ///
 /// A tenant's first decision takes its round-robin turn, a lock the transaction holds
-/// until it commits, so no other decision can change the reps' loads underneath; each
-/// decision counts its lead in the copy ([`TenantOrg::count_lead`]). A consumer batch of
-/// n leads so reads the reps, rules and teams once instead of n times. (A rep or rule
-/// edited meanwhile is seen from the next batch, as it would be by a decision made a
-/// moment earlier.)
+/// until it commits, so no other decision can change the reps' loads underneath. A
+/// consumer batch of n leads so reads the reps, rules and teams once instead of n times,
+/// and each decision records in the copy what it wrote ([`TenantOrg::record_decision`]). (A rep or rule
+/// edited meanwhile, or an open count refreshed by an opportunity event, is seen from
+/// the next batch, as by a decision made a moment earlier.)
 #[derive(Default)]
 pub struct OrgCache {
     orgs: HashMap<(String, i64), TenantOrg>,
@@ -143,7 +154,7 @@ pub async fn place_new_lead(
         Outcome::Assign(assignment) => {
             let assignment =
                 settle_ownership(tx, tenant_id, &lead.customer_id, assignment, org, now).await?;
-            org.count_lead(&assignment.rep_id, turn);
+            org.record_decision(&assignment.rep_id, turn);
             let assigned = assign(
                 tx,
                 ctx,

@@ -14,9 +14,11 @@
 //! submissions is committed alone, so one cannot fail the others. A submission's answer
 //! is sent only after its transaction committed.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use futures::FutureExt as _;
 use shangji_contracts::common::{Attribution, Lead};
 use shangji_contracts::intake::SubmitLeadResponse;
 use shangji_contracts::time::now_millis;
@@ -112,12 +114,16 @@ impl GroupCommit {
             span: tracing::Span::current(),
             reply,
         };
-        // Both fail only when the service is stopping and its committers are gone.
+        // Fails only when the service is stopping and its committers are gone.
         self.queue
             .send(pending)
             .await
             .map_err(|_| sqlx::Error::PoolClosed)?;
-        answer.await.map_err(|_| sqlx::Error::PoolClosed)?
+        answer.await.map_err(|_| {
+            sqlx::Error::Protocol(
+                "storing the submission did not finish (see the service log)".into(),
+            )
+        })?
     }
 }
 
@@ -137,23 +143,63 @@ async fn run(committer: Arc<Committer>, received: Arc<Mutex<mpsc::Receiver<Pendi
             }
             group
         };
-        committer.commit_group(group).await;
+        // A panic must not take the committer with it (on SQLite there is only one):
+        // the group's callers get an error (their answers are dropped) and the next
+        // group is committed as usual.
+        if AssertUnwindSafe(committer.commit_group(group))
+            .catch_unwind()
+            .await
+            .is_err()
+        {
+            tracing::error!("committing a group of submissions panicked; its callers got an error");
+        }
+    }
+}
+
+/// Why a group's transaction failed.
+enum GroupError {
+    /// Before the commit: nothing was stored, so each submission can be tried alone.
+    Store(sqlx::Error),
+    /// The commit itself: the group may or may not be stored (PostgreSQL can lose the
+    /// connection after committing), so trying again could store a keyless lead twice.
+    Commit(sqlx::Error),
+}
+
+impl GroupError {
+    fn into_inner(self) -> sqlx::Error {
+        match self {
+            GroupError::Store(err) | GroupError::Commit(err) => err,
+        }
     }
 }
 
 impl Committer {
     async fn commit_group(&self, group: Vec<Pending>) {
         metrics::histogram!("shangji_intake_group_commit_size").record(group.len() as f64);
+        let mut answered = Vec::with_capacity(group.len());
         if group.len() > 1 {
             let span = tracing::info_span!("intake.group_commit", leads = group.len());
             match self.store_group(&group).instrument(span).await {
                 Ok(responses) => {
                     for (pending, response) in group.into_iter().zip(responses) {
-                        self.answer(pending, Ok(response)).await;
+                        answered.push(answer(pending, Ok(response)));
+                    }
+                    self.after_commit(&answered).await;
+                    return;
+                }
+                Err(GroupError::Commit(err)) => {
+                    tracing::warn!(error = %err, leads = group.len(), "group commit failed at the commit; its callers get the error");
+                    let reason = err.to_string();
+                    let mut first = Some(err);
+                    for pending in group {
+                        let err = first.take().unwrap_or_else(|| {
+                            sqlx::Error::Protocol(format!("committing the group failed: {reason}"))
+                        });
+                        answer(pending, Err(err));
                     }
                     return;
                 }
-                Err(err) => {
+                Err(GroupError::Store(err)) => {
                     tracing::debug!(error = %err, leads = group.len(), "group commit failed; committing one by one");
                 }
             }
@@ -163,21 +209,37 @@ impl Committer {
                 .store_group(std::slice::from_ref(&pending))
                 .instrument(pending.span.clone())
                 .await
+                .map_err(GroupError::into_inner)
                 .and_then(|mut responses| responses.pop().ok_or(sqlx::Error::RowNotFound));
-            self.answer(pending, result).await;
+            answered.push(answer(pending, result));
         }
+        self.after_commit(&answered).await;
     }
 
     /// Stores every submission of the group in one transaction; any failure fails all.
-    async fn store_group(&self, group: &[Pending]) -> Result<Vec<SubmitLeadResponse>, sqlx::Error> {
+    async fn store_group(&self, group: &[Pending]) -> Result<Vec<SubmitLeadResponse>, GroupError> {
         let now = now_millis();
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.db.begin().await.map_err(GroupError::Store)?;
+        let responses = self
+            .store_in(&mut tx, group, now)
+            .await
+            .map_err(GroupError::Store)?;
+        tx.commit().await.map_err(GroupError::Commit)?;
+        Ok(responses)
+    }
+
+    async fn store_in(
+        &self,
+        tx: &mut Tx,
+        group: &[Pending],
+        now: i64,
+    ) -> Result<Vec<SubmitLeadResponse>, sqlx::Error> {
         let mut leads = Vec::with_capacity(group.len());
         let mut responses = Vec::with_capacity(group.len());
         for pending in group {
             let s = &pending.submitted;
             let mut flags = screening::screen(&s.lead);
-            flags.extend(self.count_floods(&mut tx, s, now).await?);
+            flags.extend(self.count_floods(tx, s, now).await?);
             responses.push(SubmitLeadResponse {
                 lead_id: s.lead_id.clone(),
                 replayed: false,
@@ -196,7 +258,7 @@ impl Committer {
                 span: pending.span.clone(),
             });
         }
-        store_screened(&mut tx, leads, now).await?;
+        store_screened(tx, leads, now).await?;
         let remembered: Vec<Remembered<'_, SubmitLeadResponse>> = group
             .iter()
             .zip(&responses)
@@ -207,34 +269,16 @@ impl Committer {
                 response,
             })
             .collect();
-        idempotency::remember_all(&mut tx, SUBMIT_LEAD, &remembered).await?;
-        drop(remembered);
-        tx.commit().await?;
+        idempotency::remember_all(tx, SUBMIT_LEAD, &remembered).await?;
         Ok(responses)
     }
 
-    /// Logs the outcome in the request's span and hands it to the waiting caller (gone,
-    /// if the caller gave up: its retry will find the remembered answer).
-    async fn answer(&self, pending: Pending, result: Result<SubmitLeadResponse, sqlx::Error>) {
-        let s = &pending.submitted;
-        if let Ok(response) = &result {
-            let _in_request = pending.span.enter();
-            if response.flagged {
-                let codes: Vec<_> = response
-                    .flags
-                    .iter()
-                    .map(|f| f.code().as_str_name())
-                    .collect();
-                tracing::info!(tenant.id = %s.ctx.tenant_id, lead.id = %s.lead_id, channel = %s.attribution.channel, flags = ?codes, "lead flagged by screening");
-            } else {
-                tracing::info!(tenant.id = %s.ctx.tenant_id, lead.id = %s.lead_id, channel = %s.attribution.channel, "lead received");
-            }
+    /// Housekeeping once the callers have their answers: prunes stale flood counters
+    /// now and then, for the tenant of the last submission stored.
+    async fn after_commit(&self, answered: &[Option<String>]) {
+        if let Some(tenant_id) = answered.iter().rev().flatten().next() {
+            self.prune_now_and_then(tenant_id, now_millis()).await;
         }
-        if result.is_ok() {
-            self.prune_now_and_then(&s.ctx.tenant_id, now_millis())
-                .await;
-        }
-        let _ = pending.reply.send(result);
     }
 
     /// Counts this submission against its client address, phone and e-mail (one upsert)
@@ -293,4 +337,30 @@ impl Committer {
             }
         }
     }
+}
+
+/// Logs the outcome in the request's span and hands it to the waiting caller (gone, if
+/// the caller gave up: its retry will find the remembered answer). Returns the tenant of
+/// a submission stored.
+fn answer(pending: Pending, result: Result<SubmitLeadResponse, sqlx::Error>) -> Option<String> {
+    let s = &pending.submitted;
+    let stored = match &result {
+        Ok(response) => {
+            let _in_request = pending.span.enter();
+            if response.flagged {
+                let codes: Vec<_> = response
+                    .flags
+                    .iter()
+                    .map(|f| f.code().as_str_name())
+                    .collect();
+                tracing::info!(tenant.id = %s.ctx.tenant_id, lead.id = %s.lead_id, channel = %s.attribution.channel, flags = ?codes, "lead flagged by screening");
+            } else {
+                tracing::info!(tenant.id = %s.ctx.tenant_id, lead.id = %s.lead_id, channel = %s.attribution.channel, "lead received");
+            }
+            Some(s.ctx.tenant_id.clone())
+        }
+        Err(_) => None,
+    };
+    let _ = pending.reply.send(result);
+    stored
 }
