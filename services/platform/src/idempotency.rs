@@ -107,10 +107,7 @@ pub async fn remember_all<M: Message>(
     // Six parameters a row keeps a statement far below the bind limits.
     for chunk in keyed.chunks(500) {
         let mut params = crate::db::Params::new(tx);
-        let values = (0..chunk.len())
-            .map(|_| format!("({})", params.list(6)))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let values = params.rows(chunk.len(), 6);
         let sql = format!(
             "INSERT INTO idempotency_keys
              (tenant_id, method, idempotency_key, request_hash, response, created_at)

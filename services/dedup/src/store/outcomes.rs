@@ -218,10 +218,7 @@ pub async fn value_stats(
         return Ok(Vec::new());
     }
     let mut params = Params::new(conn);
-    let wanted = (0..features.len())
-        .map(|_| format!("({})", params.list(3)))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let wanted = params.rows(features.len(), 3);
     let (tenant_for_value, tenant_for_field) = (params.one(), params.one());
     // `distinct_values` counts the field's values seen with outcomes: the learned model's
     // smoothing needs it per field, so it is the same for each value of one field.

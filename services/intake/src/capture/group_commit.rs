@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use futures::FutureExt as _;
 use shangji_contracts::common::{Attribution, Lead};
-use shangji_contracts::intake::SubmitLeadResponse;
+use shangji_contracts::intake::{ScreeningCode, SubmitLeadResponse};
 use shangji_contracts::time::now_millis;
 use shangji_platform::db::Backend;
 use shangji_platform::grpc::RequestContext;
@@ -309,13 +309,8 @@ impl Committer {
             .zip(counts)
             .filter_map(|(subject, (current, previous))| {
                 let estimated = flood::estimate(current, previous, start, now, limits.window_ms);
-                flood::check(subject, estimated, &limits).map(|problem| {
-                    Flag::new(
-                        shangji_contracts::intake::ScreeningCode::Flood,
-                        subject.kind.field(),
-                        problem,
-                    )
-                })
+                flood::check(subject, estimated, &limits)
+                    .map(|problem| Flag::new(ScreeningCode::Flood, subject.kind.field(), problem))
             })
             .collect())
     }

@@ -26,10 +26,7 @@ pub async fn insert_leads(
     let mut stored = HashSet::with_capacity(leads.len());
     for chunk in leads.chunks(ROWS_PER_STATEMENT) {
         let mut params = Params::new(tx);
-        let values = (0..chunk.len())
-            .map(|_| format!("({})", params.list(10)))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let values = params.rows(chunk.len(), 10);
         // Only the rows actually inserted come back: the conflicting ones are skipped.
         let sql = format!(
             "INSERT INTO leads (tenant_id, lead_id, channel, lead, attribution, schema_version,
@@ -76,10 +73,7 @@ pub async fn record_steps(
     let mut recorded = HashSet::with_capacity(steps.len());
     for chunk in steps.chunks(ROWS_PER_STATEMENT) {
         let mut params = Params::new(tx);
-        let values = (0..chunk.len())
-            .map(|_| format!("({})", params.list(7)))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let values = params.rows(chunk.len(), 7);
         let sql = format!(
             "INSERT INTO lead_trail (tenant_id, lead_id, event_id, status, detail, service, at)
              VALUES {values} ON CONFLICT DO NOTHING RETURNING event_id"

@@ -34,10 +34,7 @@ pub async fn lock_progress(
     let mut found = HashMap::with_capacity(leads.len());
     for chunk in leads.chunks(ROWS_PER_STATEMENT) {
         let mut params = Params::new(tx);
-        let wanted = (0..chunk.len())
-            .map(|_| format!("({})", params.list(2)))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let wanted = params.rows(chunk.len(), 2);
         // A no-op UPDATE rather than a SELECT: it takes the rows' write locks before
         // reading, so two replicas applying different trail events to one lead serialise
         // instead of each overwriting the other's progress (a lost update under read
@@ -67,10 +64,7 @@ pub async fn save_progress(
 ) -> Result<(), sqlx::Error> {
     for chunk in leads.chunks(ROWS_PER_STATEMENT) {
         let mut params = Params::new(tx);
-        let values = (0..chunk.len())
-            .map(|_| format!("({})", params.list(9)))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let values = params.rows(chunk.len(), 9);
         let updated_at = params.one();
         let sql = format!(
             "WITH v (tenant_id, lead_id, status, customer_id, new_customer, score, grade,

@@ -19,10 +19,7 @@ pub async fn append(
     // Eight parameters a row keeps a statement far below the bind limits.
     for chunk in changes.chunks(500) {
         let mut params = Params::new(conn);
-        let values = (0..chunk.len())
-            .map(|_| format!("({})", params.list(8)))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let values = params.rows(chunk.len(), 8);
         let sql = format!(
             "INSERT INTO opportunity_history
                  (tenant_id, opportunity_id, field, old_value, new_value, user_id, at, note)

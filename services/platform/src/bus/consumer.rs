@@ -365,10 +365,7 @@ async fn record_in_inbox(
     // Three parameters a row keeps every statement far below the bind limits.
     for chunk in events.chunks(500) {
         let mut params = Params::new(tx);
-        let values = (0..chunk.len())
-            .map(|_| format!("({})", params.list(3)))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let values = params.rows(chunk.len(), 3);
         let sql = format!(
             "INSERT INTO inbox (consumer, event_id, handled_at) VALUES {values}
              ON CONFLICT DO NOTHING RETURNING event_id"

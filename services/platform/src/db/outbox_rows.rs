@@ -23,10 +23,7 @@ pub(crate) async fn insert(
 ) -> Result<(), sqlx::Error> {
     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
         let mut params = super::Params::new(conn);
-        let values = (0..chunk.len())
-            .map(|_| format!("({})", params.list(5)))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let values = params.rows(chunk.len(), 5);
         let sql = format!(
             "INSERT INTO outbox (event_id, subject, envelope, headers, created_at) VALUES {values}"
         );

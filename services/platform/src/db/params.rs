@@ -34,6 +34,15 @@ impl Params {
         }
     }
 
+    /// The next `rows * width` parameters as `rows` comma-separated tuples of `width`:
+    /// the VALUES list of a multi-row INSERT, bound row by row.
+    pub fn rows(&mut self, rows: usize, width: usize) -> String {
+        (0..rows)
+            .map(|_| format!("({})", self.list(width)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
     /// The next `count` parameters, comma-separated (a tuple's or an IN list's body).
     pub fn list(&mut self, count: usize) -> String {
         (0..count)
