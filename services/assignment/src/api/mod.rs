@@ -160,7 +160,7 @@ impl AssignmentApi {
                     now,
                 )
                 .await?;
-                let rescheduled = opportunities::reschedule(tx, &ctx.tenant_id, "").await?;
+                let rescheduled = opportunities::reschedule_all(tx, &ctx.tenant_id).await?;
                 Ok(UpsertRecyclingPolicyResponse {
                     policy: Some(RecyclingPolicy {
                         no_follow_up_days: saved.no_follow_up_days,

@@ -99,7 +99,7 @@ impl Handler for RepLoadTracking {
                 Vec::new()
             }
         };
-        opportunities::reschedule(tx, tenant_id, &opportunity_id).await?;
+        opportunities::reschedule_one(tx, tenant_id, &opportunity_id).await?;
         let now = self.clock.now();
         for rep_id in touched.iter().filter(|r| !r.is_empty()) {
             reps::refresh_open_count(tx, tenant_id, rep_id, now).await?;

@@ -90,28 +90,53 @@ pub async fn touched(
     Ok(())
 }
 
-/// Recomputes when open, owned opportunities return to the pool under the tenant's
-/// policy (all of the tenant's, or one when `opportunity_id` is not empty); closed,
-/// pooled or policy-less ones never do. Returns how many rows were rescheduled.
-pub async fn reschedule(
+/// When an opportunity returns to the pool under the tenant's policy: open, owned ones
+/// after the policy's days without a follow-up; closed, pooled or policy-less ones never.
+/// (A macro so the statements below stay static strings.)
+macro_rules! recycle_due_at {
+    () => {
+        "(SELECT CASE WHEN opportunity_owners.closed = 0 AND opportunity_owners.rep_id <> ''
+                           AND p.enabled = 1
+                      THEN opportunity_owners.last_touch_at + p.no_follow_up_days * 86400000
+                      ELSE NULL END
+          FROM recycling_policies p WHERE p.tenant_id = opportunity_owners.tenant_id)"
+    };
+}
+
+/// Recomputes when one opportunity returns to the pool. A statement of its own, not
+/// `opportunity_id = $2 OR $2 = ''`: plans never look at bound values (the SQLite build
+/// has the query planner stability guarantee), so the OR made every new opportunity
+/// scan all of its tenant's opportunities.
+pub async fn reschedule_one(
     tx: &mut Tx,
     tenant_id: &str,
     opportunity_id: &str,
 ) -> Result<u64, sqlx::Error> {
-    let changed = sqlx::query(
-        "UPDATE opportunity_owners SET recycle_due_at = (
-             SELECT CASE WHEN opportunity_owners.closed = 0 AND opportunity_owners.rep_id <> ''
-                              AND p.enabled = 1
-                         THEN opportunity_owners.last_touch_at + p.no_follow_up_days * 86400000
-                         ELSE NULL END
-             FROM recycling_policies p WHERE p.tenant_id = opportunity_owners.tenant_id)
-         WHERE tenant_id = $1 AND ($2 = '' OR opportunity_id = $2)",
-    )
-    .bind(tenant_id)
-    .bind(opportunity_id)
-    .execute(&mut **tx)
-    .await?
-    .rows_affected();
+    let changed = sqlx::query(concat!(
+        "UPDATE opportunity_owners SET recycle_due_at = ",
+        recycle_due_at!(),
+        " WHERE tenant_id = $1 AND opportunity_id = $2"
+    ))
+        .bind(tenant_id)
+        .bind(opportunity_id)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+    Ok(changed)
+}
+
+/// Recomputes when each of the tenant's opportunities returns to the pool (its policy
+/// changed). Returns how many rows were rescheduled.
+pub async fn reschedule_all(tx: &mut Tx, tenant_id: &str) -> Result<u64, sqlx::Error> {
+    let changed = sqlx::query(concat!(
+        "UPDATE opportunity_owners SET recycle_due_at = ",
+        recycle_due_at!(),
+        " WHERE tenant_id = $1"
+    ))
+        .bind(tenant_id)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
     Ok(changed)
 }
 
@@ -235,7 +260,7 @@ pub async fn move_to(
     .bind(at)
     .execute(&mut **tx)
     .await?;
-    reschedule(tx, tenant_id, opportunity_id).await?;
+    reschedule_one(tx, tenant_id, opportunity_id).await?;
     Ok(())
 }
 

@@ -286,7 +286,7 @@ async fn recycling_is_scheduled_from_the_last_follow_up(db: &Db) {
     opportunities::opened(&mut tx, T, open("opp_r2", 0))
         .await
         .unwrap();
-    opportunities::reschedule(&mut tx, T, "").await.unwrap();
+    opportunities::reschedule_all(&mut tx, T).await.unwrap();
     tx.commit().await.unwrap();
     let none = opportunities::recycle_due(db.reader(), 100 * DAY_MS, 10)
         .await
@@ -299,14 +299,14 @@ async fn recycling_is_scheduled_from_the_last_follow_up(db: &Db) {
         (policy.no_follow_up_days, policy.enabled, policy.version),
         (7, true, 1)
     );
-    assert_eq!(opportunities::reschedule(&mut tx, T, "").await.unwrap(), 2);
+    assert_eq!(opportunities::reschedule_all(&mut tx, T).await.unwrap(), 2);
     opportunities::touched(&mut tx, T, "opp_r2", 3 * DAY_MS)
         .await
         .unwrap();
     opportunities::touched(&mut tx, T, "opp_r2", DAY_MS)
         .await
         .unwrap();
-    opportunities::reschedule(&mut tx, T, "opp_r2")
+    opportunities::reschedule_one(&mut tx, T, "opp_r2")
         .await
         .unwrap();
     tx.commit().await.unwrap();
