@@ -427,7 +427,7 @@ async fn rule_reminders_reschedule_in_place(db: &Db) {
     );
 
     let mut tx = db.begin().await.expect("begin");
-    store::reminders::cancel_rule(&mut tx, "t1", "o1", ReminderKind::NoActivity, T0)
+    store::reminders::cancel_rules(&mut tx, "t1", "o1", &[ReminderKind::NoActivity], T0)
         .await
         .expect("cancel");
     tx.commit().await.expect("commit");

@@ -117,11 +117,11 @@ pub async fn reschedule_one(
         recycle_due_at!(),
         " WHERE tenant_id = $1 AND opportunity_id = $2"
     ))
-        .bind(tenant_id)
-        .bind(opportunity_id)
-        .execute(&mut **tx)
-        .await?
-        .rows_affected();
+    .bind(tenant_id)
+    .bind(opportunity_id)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
     Ok(changed)
 }
 
@@ -133,10 +133,10 @@ pub async fn reschedule_all(tx: &mut Tx, tenant_id: &str) -> Result<u64, sqlx::E
         recycle_due_at!(),
         " WHERE tenant_id = $1"
     ))
-        .bind(tenant_id)
-        .execute(&mut **tx)
-        .await?
-        .rows_affected();
+    .bind(tenant_id)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
     Ok(changed)
 }
 

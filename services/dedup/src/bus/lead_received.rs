@@ -1,11 +1,15 @@
 //! lead.received -> find or create the customer, score the lead -> lead.qualified.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use shangji_contracts::events::lead::{LeadQualified, LeadReceived, ScoreFactor};
 use shangji_contracts::time::{now_millis, to_millis};
 use shangji_platform::Tx;
 use shangji_platform::bus::{self, HandlerError, IncomingEvent};
+use tracing::Instrument;
 
-use super::scoring::{self, ScoredLead};
+use super::scoring::{self, ScoredLead, TenantScoring};
 use crate::domain::GradeThresholds;
 use crate::domain::matching::{MatchProfile, MatchThresholds};
 use crate::domain::merge_review::{PossibleMatch, ReviewEvidence};
@@ -19,18 +23,73 @@ pub struct LeadReceivedHandler {
     pub match_thresholds: MatchThresholds,
 }
 
+/// A tenant's settings as one consumer batch reads them: match thresholds, scoring
+/// rules and outcome counts, read for the batch's first lead of the tenant and used for
+/// the rest. The batch is one transaction whose handlers change none of them; an event
+/// retried alone after its batch failed reads them afresh.
+type BatchSettings = HashMap<String, Arc<TenantSettings>>;
+
+struct TenantSettings {
+    match_thresholds: MatchThresholds,
+    scoring: TenantScoring,
+}
+
 impl bus::Handler for LeadReceivedHandler {
     async fn handle<'a>(
         &'a self,
         tx: &'a mut Tx,
         event: &'a IncomingEvent,
     ) -> Result<(), HandlerError> {
+        self.apply(tx, event, &mut BatchSettings::new()).await
+    }
+
+    async fn handle_batch(
+        &self,
+        tx: &mut Tx,
+        events: &[&IncomingEvent],
+    ) -> Result<(), HandlerError> {
+        let mut settings = BatchSettings::new();
+        for event in events {
+            self.apply(tx, event, &mut settings)
+                .instrument(event.span.clone())
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+impl LeadReceivedHandler {
+    async fn apply(
+        &self,
+        tx: &mut Tx,
+        event: &IncomingEvent,
+        settings: &mut BatchSettings,
+    ) -> Result<(), HandlerError> {
         // The consumer filters on lead.received; anything else is not ours to judge.
         if !event.is::<LeadReceived>() {
             return Ok(());
         }
         let received: LeadReceived = event.decode()?;
-        self.qualify(tx, event, received).await
+        self.qualify(tx, event, received, settings).await
+    }
+
+    /// The tenant's settings, read at its first lead in the batch.
+    async fn settings(
+        &self,
+        tx: &mut Tx,
+        tenant_id: &str,
+        batch: &mut BatchSettings,
+    ) -> Result<Arc<TenantSettings>, sqlx::Error> {
+        if let Some(settings) = batch.get(tenant_id) {
+            return Ok(settings.clone());
+        }
+        let settings = Arc::new(TenantSettings {
+            match_thresholds: thresholds::tenant_thresholds(tx, tenant_id, self.match_thresholds)
+                .await?,
+            scoring: TenantScoring::read(tx, tenant_id, self.thresholds).await?,
+        });
+        batch.insert(tenant_id.to_owned(), settings.clone());
+        Ok(settings)
     }
 }
 
@@ -40,6 +99,7 @@ impl LeadReceivedHandler {
         tx: &mut Tx,
         event: &IncomingEvent,
         received: LeadReceived,
+        batch: &mut BatchSettings,
     ) -> Result<(), HandlerError> {
         let tenant_id = event.tenant_id();
         if tenant_id.is_empty() {
@@ -56,8 +116,8 @@ impl LeadReceivedHandler {
         };
         let identity = LeadIdentity::from_lead(&received.lead_id, &lead);
         let profile = MatchProfile::from_lead(&lead);
-        let match_thresholds =
-            thresholds::tenant_thresholds(tx, tenant_id, self.match_thresholds).await?;
+        let settings = self.settings(tx, tenant_id, batch).await?;
+        let match_thresholds = settings.match_thresholds;
         let now = now_millis();
         let resolved = resolve_lead(tx, tenant_id, &identity, &profile, &match_thresholds, now)
             .await
@@ -101,7 +161,7 @@ impl LeadReceivedHandler {
             lead: &lead,
             received_at,
         };
-        let recorded = scoring::score_and_record(tx, &scored, self.thresholds, now).await?;
+        let recorded = scoring::score_and_record(tx, &scored, &settings.scoring, now).await?;
         let score = recorded.score;
         tracing::info!(lead_id = %received.lead_id, customer_id = %customer_id, new_customer,
             account_match_only, score = score.score, grade = score.grade.as_str(),

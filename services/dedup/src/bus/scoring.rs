@@ -7,8 +7,9 @@
 use shangji_contracts::common::Lead;
 use shangji_platform::Tx;
 
-use crate::domain::learned::{NotYet, learned_score, ready};
+use crate::domain::learned::{NotYet, OutcomeCounts, learned_score, ready};
 use crate::domain::learned_features::lead_features;
+use crate::domain::score_rules::ScoringRules;
 use crate::domain::{GradeThresholds, LeadScore};
 use crate::store::lead_scores::{self, LeadScoreRecord};
 use crate::store::{outcomes, scoring_rules};
@@ -37,18 +38,40 @@ pub struct RecordedScore {
     pub rules_version: u32,
 }
 
+/// What scoring a tenant's leads starts from: its rules in force and how many won and
+/// lost outcomes the learned model has. Read once per consumer batch (the batch's
+/// handlers change neither; the API and the outcome consumer do, in their own
+/// transactions).
+#[derive(Clone, Debug)]
+pub struct TenantScoring {
+    pub rules: ScoringRules,
+    pub totals: OutcomeCounts,
+}
+
+impl TenantScoring {
+    pub async fn read(
+        tx: &mut Tx,
+        tenant_id: &str,
+        builtin_grades: GradeThresholds,
+    ) -> Result<TenantScoring, sqlx::Error> {
+        Ok(TenantScoring {
+            rules: scoring_rules::in_force(tx, tenant_id, builtin_grades).await?,
+            totals: outcomes::totals(tx, tenant_id).await?,
+        })
+    }
+}
+
 /// Scores the lead (learned model when it has enough outcomes, else the tenant's rules
 /// in force) and records the score.
 pub async fn score_and_record(
     tx: &mut Tx,
     scored: &ScoredLead<'_>,
-    builtin_grades: GradeThresholds,
+    tenant: &TenantScoring,
     now: i64,
 ) -> Result<RecordedScore, sqlx::Error> {
-    let rules = scoring_rules::in_force(tx, scored.tenant_id, builtin_grades).await?;
+    let (rules, totals) = (&tenant.rules, tenant.totals);
     let rule_score = rules.score(scored.lead, scored.received_at);
     let features = lead_features(scored.lead, scored.received_at);
-    let totals = outcomes::totals(tx, scored.tenant_id).await?;
     let min_outcomes = i64::from(rules.learned_min_outcomes);
     let learned = match ready(totals, min_outcomes) {
         Ok(()) => {

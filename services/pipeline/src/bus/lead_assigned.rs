@@ -12,17 +12,21 @@
 //! through the merges the pipeline has followed, so it lands on the survivor's open
 //! opportunity instead of opening a second deal for the same customer.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use anyhow::anyhow;
 use shangji_contracts::events::lead::LeadAssigned;
 use shangji_contracts::time::now_millis;
 use shangji_platform::bus::{self, Handler, HandlerError, IncomingEvent};
 use shangji_platform::db::is_unique_violation;
 use shangji_platform::{Tx, ids};
+use tracing::Instrument;
 
 use crate::bus::events;
 use crate::domain::activity::touchpoint_summary;
 use crate::domain::opportunity::opportunity_name;
-use crate::domain::{Activity, ActivityKind, Change, Opportunity, Status, parse_budget};
+use crate::domain::{Activity, ActivityKind, Change, Opportunity, Pipeline, Status, parse_budget};
 use crate::store::lead_links::Link;
 use crate::store::{activities, history, lead_links, merges, opportunities, pipelines};
 
@@ -44,8 +48,38 @@ impl LeadAssignedHandler {
     }
 }
 
+/// The pipelines a batch opened opportunities in, by (tenant, team): a batch is applied
+/// in one transaction and no handler changes a pipeline's definition (only the API
+/// does), so each team's pipeline is read once per batch, not three statements per lead.
+type BatchPipelines = HashMap<(String, String), Arc<Pipeline>>;
+
 impl Handler for LeadAssignedHandler {
     async fn handle(&self, tx: &mut Tx, event: &IncomingEvent) -> Result<(), HandlerError> {
+        self.apply(tx, event, &mut BatchPipelines::new()).await
+    }
+
+    async fn handle_batch(
+        &self,
+        tx: &mut Tx,
+        events: &[&IncomingEvent],
+    ) -> Result<(), HandlerError> {
+        let mut pipelines = BatchPipelines::new();
+        for event in events {
+            self.apply(tx, event, &mut pipelines)
+                .instrument(event.span.clone())
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+impl LeadAssignedHandler {
+    async fn apply(
+        &self,
+        tx: &mut Tx,
+        event: &IncomingEvent,
+        pipelines: &mut BatchPipelines,
+    ) -> Result<(), HandlerError> {
         // Anything but a lead.assigned on this subject is a producer's bug: decoding
         // rejects it, so it is dead-lettered rather than dropped.
         let assigned: LeadAssigned = event.decode()?;
@@ -60,7 +94,7 @@ impl Handler for LeadAssignedHandler {
         }
         match opportunities::find_open_for_customer(tx, lead.tenant_id, &lead.customer_id).await? {
             Some(open) => attach(tx, event, &lead, open).await,
-            None => self.open(tx, event, &lead).await,
+            None => self.open(tx, event, &lead, pipelines).await,
         }
     }
 }
@@ -123,12 +157,24 @@ impl LeadAssignedHandler {
         tx: &mut Tx,
         incoming: &IncomingEvent,
         lead: &Assignment<'_>,
+        batch_pipelines: &mut BatchPipelines,
     ) -> Result<(), HandlerError> {
-        let pipeline = pipelines::for_team(tx, lead.tenant_id, &lead.event.team)
-            .await?
-            .ok_or_else(|| {
-                HandlerError::Retry(anyhow!("the default pipeline is missing after seeding it"))
-            })?;
+        let key = (lead.tenant_id.to_owned(), lead.event.team.clone());
+        let pipeline = match batch_pipelines.get(&key) {
+            Some(pipeline) => pipeline.clone(),
+            None => {
+                let pipeline = pipelines::for_team(tx, lead.tenant_id, &lead.event.team)
+                    .await?
+                    .ok_or_else(|| {
+                        HandlerError::Retry(anyhow!(
+                            "the default pipeline is missing after seeding it"
+                        ))
+                    })?;
+                let pipeline = Arc::new(pipeline);
+                batch_pipelines.insert(key, pipeline.clone());
+                pipeline
+            }
+        };
         let entry = pipeline.entry_stage().ok_or_else(|| {
             HandlerError::Reject(anyhow!(
                 "pipeline {} has no open stage",

@@ -17,10 +17,11 @@ use shangji_platform::Tx;
 use shangji_platform::bus::{Handler, HandlerError, IncomingEvent};
 use shangji_platform::ids::new_id;
 use tokio::sync::OnceCell;
+use tracing::Instrument;
 
+use super::settings::BatchSettings;
 use crate::domain::{
-    Policy, ReminderKind, ReminderState, TimeCount, first_contact_due_at,
-    lead_first_contact_message,
+    ReminderKind, ReminderState, TimeCount, first_contact_due_at, lead_first_contact_message,
 };
 use crate::store::leads::{self, Assignment};
 use crate::store::{self, LeadFacts, NewReminder, first_contact};
@@ -55,6 +56,33 @@ impl LeadEvents {
 
 impl Handler for LeadEvents {
     async fn handle(&self, tx: &mut Tx, event: &IncomingEvent) -> Result<(), HandlerError> {
+        let mut settings = BatchSettings::new(self.first_contact_hours);
+        self.apply(tx, event, &mut settings).await
+    }
+
+    /// One [`BatchSettings`] for the batch: its policies and calendars are read once.
+    async fn handle_batch(
+        &self,
+        tx: &mut Tx,
+        events: &[&IncomingEvent],
+    ) -> Result<(), HandlerError> {
+        let mut settings = BatchSettings::new(self.first_contact_hours);
+        for event in events {
+            self.apply(tx, event, &mut settings)
+                .instrument(event.span.clone())
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+impl LeadEvents {
+    async fn apply(
+        &self,
+        tx: &mut Tx,
+        event: &IncomingEvent,
+        settings: &mut BatchSettings,
+    ) -> Result<(), HandlerError> {
         if event.tenant_id().is_empty() {
             return Err(reject("the envelope names no tenant"));
         }
@@ -75,7 +103,7 @@ impl Handler for LeadEvents {
             tracing::debug!(lead_id = %e.lead_id, "assignment from before lead reminders; its opportunity has its own");
             return Ok(());
         }
-        self.assigned(tx, event.tenant_id(), &e, at).await
+        self.assigned(tx, event.tenant_id(), &e, at, settings).await
     }
 }
 
@@ -86,6 +114,7 @@ impl LeadEvents {
         tenant_id: &str,
         e: &LeadAssigned,
         at: i64,
+        settings: &mut BatchSettings,
     ) -> Result<(), HandlerError> {
         let lead_id = e.lead_id.as_str();
         let now = now_millis();
@@ -121,12 +150,14 @@ impl LeadEvents {
             tracing::info!(tenant_id, lead_id, opportunity_id = %lead.opportunity_id, "the lead's opportunity decided its first contact");
             return Ok(());
         }
-        self.schedule(tx, tenant_id, e, &lead, at, now).await
+        self.schedule(tx, tenant_id, e, &lead, at, now, settings)
+            .await
     }
 
     /// The lead's first-contact reminder: due the policy's hours after its first
     /// assignment; done at once when its opportunity (known from a touchpoint seen
     /// first) already had a contact since then.
+    #[allow(clippy::too_many_arguments)] // one event's whole context; a struct would only rename it
     async fn schedule(
         &self,
         tx: &mut Tx,
@@ -135,6 +166,7 @@ impl LeadEvents {
         lead: &LeadFacts,
         at: i64,
         now: i64,
+        settings: &mut BatchSettings,
     ) -> Result<(), HandlerError> {
         let lead_id = e.lead_id.as_str();
         let opportunity = match lead.opportunity_id.as_str() {
@@ -147,14 +179,12 @@ impl LeadEvents {
             return Ok(());
         }
         // Before the lead's opportunity is known, the tenant's default policy applies.
-        let policy = store::policies::in_force(tx, tenant_id, &opportunity.stage)
-            .await?
-            .unwrap_or_else(|| Policy::builtin(self.first_contact_hours));
+        let policy = settings.policy(tx, tenant_id, &opportunity.stage).await?;
         if !policy.wants_first_contact() {
             tracing::info!(tenant_id, lead_id, policy_id = %policy.policy_id, "policy asks for no first contact");
             return Ok(());
         }
-        let calendar = store::calendars::in_force(tx, tenant_id).await?;
+        let calendar = settings.calendar(tx, tenant_id).await?;
         let started_at = lead.assigned_at.unwrap_or(at);
         let due_at = first_contact_due_at(
             started_at,

@@ -20,10 +20,12 @@ use shangji_contracts::time::{now_millis, to_millis};
 use shangji_platform::Tx;
 use shangji_platform::bus::{Handler, HandlerError, IncomingEvent};
 use shangji_platform::ids::new_id;
+use tracing::Instrument;
 
 use super::rule_clocks::{Restart, restart_ladders, restart_rules};
+use super::settings::BatchSettings;
 use crate::domain::{
-    Policy, ReminderKind, ReminderState, TimeCount, activity_effects, first_contact_due_at,
+    ReminderKind, ReminderState, TimeCount, activity_effects, first_contact_due_at,
     first_contact_message, follow_up_message,
 };
 use crate::store::{self, Closure, NewReminder, OpportunityFacts};
@@ -56,20 +58,49 @@ impl OpportunityEvents {
 
 impl Handler for OpportunityEvents {
     async fn handle(&self, tx: &mut Tx, event: &IncomingEvent) -> Result<(), HandlerError> {
+        let mut settings = BatchSettings::new(self.first_contact_hours);
+        self.apply(tx, event, &mut settings).await
+    }
+
+    /// One [`BatchSettings`] for the batch: its policies and calendars are read once.
+    async fn handle_batch(
+        &self,
+        tx: &mut Tx,
+        events: &[&IncomingEvent],
+    ) -> Result<(), HandlerError> {
+        let mut settings = BatchSettings::new(self.first_contact_hours);
+        for event in events {
+            self.apply(tx, event, &mut settings)
+                .instrument(event.span.clone())
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+impl OpportunityEvents {
+    async fn apply(
+        &self,
+        tx: &mut Tx,
+        event: &IncomingEvent,
+        settings: &mut BatchSettings,
+    ) -> Result<(), HandlerError> {
         if event.tenant_id().is_empty() {
             return Err(reject("the envelope names no tenant"));
         }
         let ty = event.event_type();
         if ty == OpportunityCreated::TYPE {
-            self.created(tx, event, event.decode()?).await
+            self.created(tx, event, event.decode()?, settings).await
         } else if ty == OpportunityActivityLogged::TYPE {
-            self.activity_logged(tx, event, event.decode()?).await
+            self.activity_logged(tx, event, event.decode()?, settings)
+                .await
         } else if ty == OpportunityStageChanged::TYPE {
-            self.stage_changed(tx, event, event.decode()?).await
+            self.stage_changed(tx, event, event.decode()?, settings)
+                .await
         } else if ty == OpportunityUpdated::TYPE {
-            self.updated(tx, event, event.decode()?).await
+            self.updated(tx, event, event.decode()?, settings).await
         } else if ty == OpportunityReopened::TYPE {
-            self.reopened(tx, event, event.decode()?).await
+            self.reopened(tx, event, event.decode()?, settings).await
         } else if ty == OpportunityOwnerChanged::TYPE {
             let e: OpportunityOwnerChanged = event.decode()?;
             let at = time_of(e.changed_at.as_ref(), event);
@@ -112,6 +143,7 @@ impl OpportunityEvents {
         tx: &mut Tx,
         event: &IncomingEvent,
         e: OpportunityCreated,
+        settings: &mut BatchSettings,
     ) -> Result<(), HandlerError> {
         let tenant_id = event.tenant_id();
         let opened_at = time_of(e.created_at.as_ref(), event);
@@ -154,8 +186,8 @@ impl OpportunityEvents {
             .await?;
         }
         let facts = current_facts(tx, tenant_id, opportunity_id).await?;
-        let policy = self.policy_for(tx, tenant_id, &facts.stage).await?;
-        let calendar = store::calendars::in_force(tx, tenant_id).await?;
+        let policy = settings.policy(tx, tenant_id, &facts.stage).await?;
+        let calendar = settings.calendar(tx, tenant_id).await?;
         restart_rules(
             tx,
             tenant_id,
@@ -214,18 +246,6 @@ impl OpportunityEvents {
         Ok(())
     }
 
-    /// The policy in force for an opportunity in `stage`: the tenant's, else the built-in.
-    async fn policy_for(
-        &self,
-        tx: &mut Tx,
-        tenant_id: &str,
-        stage: &str,
-    ) -> Result<Policy, HandlerError> {
-        Ok(store::policies::in_force(tx, tenant_id, stage)
-            .await?
-            .unwrap_or_else(|| Policy::builtin(self.first_contact_hours)))
-    }
-
     /// A newer stage: the stage rules restart under the new stage's policy, and fired
     /// reminders climbing a ladder start it again.
     async fn stage_changed(
@@ -233,6 +253,7 @@ impl OpportunityEvents {
         tx: &mut Tx,
         event: &IncomingEvent,
         e: OpportunityStageChanged,
+        settings: &mut BatchSettings,
     ) -> Result<(), HandlerError> {
         let tenant_id = event.tenant_id();
         let opportunity_id = e.opportunity_id.as_str();
@@ -265,8 +286,8 @@ impl OpportunityEvents {
             .await?;
         }
         let facts = current_facts(tx, tenant_id, opportunity_id).await?;
-        let policy = self.policy_for(tx, tenant_id, &facts.stage).await?;
-        let calendar = store::calendars::in_force(tx, tenant_id).await?;
+        let policy = settings.policy(tx, tenant_id, &facts.stage).await?;
+        let calendar = settings.calendar(tx, tenant_id).await?;
         restart_rules(
             tx,
             tenant_id,
@@ -290,6 +311,7 @@ impl OpportunityEvents {
         tx: &mut Tx,
         event: &IncomingEvent,
         e: OpportunityUpdated,
+        settings: &mut BatchSettings,
     ) -> Result<(), HandlerError> {
         let tenant_id = event.tenant_id();
         let opportunity_id = e.opportunity_id.as_str();
@@ -321,12 +343,12 @@ impl OpportunityEvents {
             return Ok(());
         }
         let facts = current_facts(tx, tenant_id, opportunity_id).await?;
-        let policy = self.policy_for(tx, tenant_id, &facts.stage).await?;
+        let policy = settings.policy(tx, tenant_id, &facts.stage).await?;
         let restart = Restart {
             close_overdue: true,
             ..Restart::default()
         };
-        let calendar = store::calendars::in_force(tx, tenant_id).await?;
+        let calendar = settings.calendar(tx, tenant_id).await?;
         restart_rules(
             tx,
             tenant_id,
@@ -353,6 +375,7 @@ impl OpportunityEvents {
         tx: &mut Tx,
         event: &IncomingEvent,
         e: OpportunityReopened,
+        settings: &mut BatchSettings,
     ) -> Result<(), HandlerError> {
         let tenant_id = event.tenant_id();
         let opportunity_id = e.opportunity_id.as_str();
@@ -370,8 +393,8 @@ impl OpportunityEvents {
         store::opportunities::record_stage(tx, tenant_id, opportunity_id, &e.stage, at, now)
             .await?;
         let facts = current_facts(tx, tenant_id, opportunity_id).await?;
-        let policy = self.policy_for(tx, tenant_id, &facts.stage).await?;
-        let calendar = store::calendars::in_force(tx, tenant_id).await?;
+        let policy = settings.policy(tx, tenant_id, &facts.stage).await?;
+        let calendar = settings.calendar(tx, tenant_id).await?;
         restart_rules(
             tx,
             tenant_id,
@@ -399,6 +422,7 @@ impl OpportunityEvents {
         tx: &mut Tx,
         event: &IncomingEvent,
         e: OpportunityActivityLogged,
+        settings: &mut BatchSettings,
     ) -> Result<(), HandlerError> {
         if !e.lead_id.is_empty() && !e.opportunity_id.is_empty() {
             // A touchpoint: a new lead attached to this open opportunity, and the lead's
@@ -438,12 +462,12 @@ impl OpportunityEvents {
             return Ok(());
         }
         let facts = current_facts(tx, tenant_id, opportunity_id).await?;
-        let policy = self.policy_for(tx, tenant_id, &facts.stage).await?;
+        let policy = settings.policy(tx, tenant_id, &facts.stage).await?;
         let restart = Restart {
             no_activity: true,
             ..Restart::default()
         };
-        let calendar = store::calendars::in_force(tx, tenant_id).await?;
+        let calendar = settings.calendar(tx, tenant_id).await?;
         restart_rules(
             tx,
             tenant_id,

@@ -72,6 +72,7 @@ pub async fn restart_rules(
             0,
         ),
     ];
+    let mut cancelled = Vec::new();
     for (wanted, kind, due_at, days) in plan {
         if !wanted {
             continue;
@@ -105,11 +106,10 @@ pub async fn restart_rules(
                     "rule reminder scheduled"
                 );
             }
-            None => {
-                store::reminders::cancel_rule(tx, tenant_id, opportunity_id, kind, now).await?;
-            }
+            None => cancelled.push(kind),
         }
     }
+    store::reminders::cancel_rules(tx, tenant_id, opportunity_id, &cancelled, now).await?;
     Ok(())
 }
 

@@ -179,27 +179,36 @@ pub async fn schedule_rule(tx: &mut Tx, r: &NewReminder<'_>) -> Result<(), sqlx:
     Ok(())
 }
 
-/// Cancels the opportunity's open reminder of a policy rule (the rule no longer
-/// applies: switched off in the new stage's policy, or no expected close date).
-pub async fn cancel_rule(
+/// Cancels the opportunity's open reminders of the given rule kinds; returns rows changed.
+/// One statement for up to three kinds (all the rule kinds there are), so restarting an
+/// opportunity's rules costs one statement however many the policy switches off.
+pub async fn cancel_rules(
     tx: &mut Tx,
     tenant_id: &str,
     opportunity_id: &str,
-    kind: ReminderKind,
+    kinds: &[ReminderKind],
     now: i64,
 ) -> Result<u64, sqlx::Error> {
-    Ok(sqlx::query(
-        "UPDATE reminders SET state = 'cancelled', next_fire_at = NULL, updated_at = $4
-         WHERE tenant_id = $1 AND opportunity_id = $2 AND kind = $3
-           AND state IN ('pending', 'fired')",
-    )
-    .bind(tenant_id)
-    .bind(opportunity_id)
-    .bind(kind.as_str())
-    .bind(now)
-    .execute(&mut **tx)
-    .await?
-    .rows_affected())
+    let mut changed = 0;
+    for chunk in kinds.chunks(3) {
+        // Padded with the chunk's first kind: one statement text for any number.
+        let kind = |i: usize| chunk.get(i).unwrap_or(&chunk[0]).as_str();
+        changed += sqlx::query(
+            "UPDATE reminders SET state = 'cancelled', next_fire_at = NULL, updated_at = $6
+             WHERE tenant_id = $1 AND opportunity_id = $2 AND kind IN ($3, $4, $5)
+               AND state IN ('pending', 'fired')",
+        )
+        .bind(tenant_id)
+        .bind(opportunity_id)
+        .bind(kind(0))
+        .bind(kind(1))
+        .bind(kind(2))
+        .bind(now)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+    }
+    Ok(changed)
 }
 
 /// Marks the opportunity's open first-contact reminder done; returns rows changed.
