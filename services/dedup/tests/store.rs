@@ -224,6 +224,31 @@ async fn store_contract(db: &Db) {
     );
     assert_eq!(customer_count(db, "globex").await, 1);
     assert_eq!(customer_count(db, TENANT).await, 6);
+
+    // Claiming keys in one statement: a key listed twice counts once; one key held by
+    // another customer makes the claim report false, and the holder keeps it.
+    let mut tx = db.begin().await.unwrap();
+    let fresh = [
+        phone("13900000001"),
+        email("new@example.com"),
+        phone("13900000001"),
+    ];
+    assert!(
+        customers::claim_keys(&mut tx, TENANT, &fresh, &zhou, 11_000)
+            .await
+            .unwrap()
+    );
+    let taken = [phone("13900000002"), phone("13800138000")];
+    assert!(
+        !customers::claim_keys(&mut tx, TENANT, &taken, &zhou, 11_000)
+            .await
+            .unwrap()
+    );
+    let all = [fresh[1].clone(), taken[0].clone(), taken[1].clone()];
+    let owners = customers::key_owners(&mut tx, TENANT, &all).await.unwrap();
+    let held: Vec<&str> = owners.iter().map(|o| o.customer_id.as_str()).collect();
+    assert_eq!(held, vec![zhou.as_str(), zhou.as_str(), wang.as_str()]);
+    tx.rollback().await.unwrap();
 }
 
 #[tokio::test]

@@ -275,6 +275,74 @@ async fn facts(db: &Db) {
     .await
     .expect("outcome");
     assert_eq!(outcome, "won", "the first closure stays");
+
+    // An opening seen after an owner change and a stage change keeps both (they are
+    // newer) and fills in customer and team; seen first, it records everything.
+    let opening = |owner, stage, opened_at| store::opportunities::Opening {
+        owner_rep_id: owner,
+        customer_id: "cus_1",
+        team: "east",
+        stage,
+        opened_at,
+    };
+    store::opportunities::record_owner(&mut tx, "t1", "o2", "later", 300, 1)
+        .await
+        .expect("owner");
+    store::opportunities::record_stage(&mut tx, "t1", "o2", "proposal", 300, 1)
+        .await
+        .expect("stage");
+    let f = store::opportunities::record_opening(
+        &mut tx,
+        "t1",
+        "o2",
+        &opening("first", "lead", 100),
+        2,
+    )
+    .await
+    .expect("opening");
+    assert_eq!(
+        (
+            f.owner_rep_id.as_str(),
+            f.stage.as_str(),
+            f.stage_as_of,
+            f.customer_id.as_str(),
+            f.team.as_str(),
+            f.closed
+        ),
+        ("later", "proposal", Some(300), "cus_1", "east", false)
+    );
+    let f = store::opportunities::record_opening(
+        &mut tx,
+        "t1",
+        "o3",
+        &opening("first", "lead", 100),
+        2,
+    )
+    .await
+    .expect("opening");
+    assert_eq!(
+        (f.owner_rep_id.as_str(), f.stage.as_str(), f.stage_as_of),
+        ("first", "lead", Some(100))
+    );
+    let again = store::opportunities::record_opening(
+        &mut tx,
+        "t1",
+        "o3",
+        &opening("first", "lead", 100),
+        3,
+    )
+    .await
+    .expect("redelivered opening");
+    assert_eq!(again, f, "a redelivered opening changes nothing");
+    let f =
+        store::opportunities::record_opening(&mut tx, "t1", "o1", &opening("", "lead", 1000), 3)
+            .await
+            .expect("opening of a closed one");
+    assert_eq!(
+        (f.owner_rep_id.as_str(), f.closed),
+        ("c", true),
+        "an opening naming no owner keeps the known one"
+    );
     tx.commit().await.expect("commit");
 }
 

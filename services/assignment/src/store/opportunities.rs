@@ -52,8 +52,12 @@ pub async fn opened(
 ) -> Result<Vec<String>, sqlx::Error> {
     sqlx::query(
         "INSERT INTO opportunity_owners (tenant_id, opportunity_id, rep_id, closed, owner_since,
-                                         customer_id, lead_id, team_id, last_touch_at)
-         VALUES ($1, $2, $3, 0, $4, $5, $6, $7, $4)
+                                         customer_id, lead_id, team_id, last_touch_at,
+                                         recycle_due_at)
+         VALUES ($1, $2, $3, 0, $4, $5, $6, $7, $4,
+                 (SELECT CASE WHEN $3 <> '' AND p.enabled = 1
+                              THEN $4 + p.no_follow_up_days * 86400000 ELSE NULL END
+                  FROM recycling_policies p WHERE p.tenant_id = $1))
          ON CONFLICT (tenant_id, opportunity_id) DO UPDATE
          SET customer_id = excluded.customer_id, lead_id = excluded.lead_id,
              team_id = excluded.team_id",

@@ -27,19 +27,19 @@ pub async fn claim(
     rep_id: &str,
     now: i64,
 ) -> Result<String, sqlx::Error> {
-    sqlx::query(
+    // The no-op update on conflict makes RETURNING give the owner in effect (ours, or a
+    // committed one that blocked our insert) without a second statement.
+    sqlx::query_scalar(
         "INSERT INTO customer_owners (tenant_id, customer_id, rep_id, since) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (tenant_id, customer_id) DO NOTHING",
+         ON CONFLICT (tenant_id, customer_id) DO UPDATE SET rep_id = customer_owners.rep_id
+         RETURNING rep_id",
     )
     .bind(tenant_id)
     .bind(customer_id)
     .bind(rep_id)
     .bind(now)
-    .execute(&mut **tx)
-    .await?;
-    let owner = owner_of(&mut **tx, tenant_id, customer_id).await?;
-    // The row exists now: we inserted it or a committed one blocked our insert.
-    owner.ok_or(sqlx::Error::RowNotFound)
+    .fetch_one(&mut **tx)
+    .await
 }
 
 /// Hands a customer from `previous` (who can no longer take leads) to `rep_id`, only if

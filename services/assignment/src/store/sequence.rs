@@ -2,20 +2,14 @@
 
 use shangji_platform::Tx;
 
-/// Takes the tenant's next turn number (1, 2, ...). The UPDATE locks the tenant's row
-/// until the transaction ends, so replicas sharing a PostgreSQL database decide one
-/// tenant's leads one at a time, each seeing the previous decision; on SQLite the single
-/// writer already does that.
+/// Takes the tenant's next turn number (1, 2, ...), in one upsert. Its update locks the
+/// tenant's row until the transaction ends, so replicas sharing a PostgreSQL database
+/// decide one tenant's leads one at a time, each seeing the previous decision; on SQLite
+/// the single writer already does that.
 pub async fn take_turn(tx: &mut Tx, tenant_id: &str) -> Result<i64, sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO assignment_sequences (tenant_id, next_seq) VALUES ($1, 1)
-         ON CONFLICT (tenant_id) DO NOTHING",
-    )
-    .bind(tenant_id)
-    .execute(&mut **tx)
-    .await?;
     sqlx::query_scalar(
-        "UPDATE assignment_sequences SET next_seq = next_seq + 1 WHERE tenant_id = $1
+        "INSERT INTO assignment_sequences (tenant_id, next_seq) VALUES ($1, 2)
+         ON CONFLICT (tenant_id) DO UPDATE SET next_seq = assignment_sequences.next_seq + 1
          RETURNING next_seq - 1",
     )
     .bind(tenant_id)

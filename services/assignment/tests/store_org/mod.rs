@@ -331,6 +331,20 @@ async fn recycling_is_scheduled_from_the_last_follow_up(db: &Db) {
         .collect();
     assert_eq!(due, vec!["opp_r1", "opp_r2"]);
 
+    // Opened under a policy, an opportunity is scheduled by its opening alone.
+    let mut tx = db.begin().await.unwrap();
+    opportunities::opened(&mut tx, T, open("opp_r3", 2 * DAY_MS))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let due: Vec<String> = opportunities::recycle_due(db.reader(), 9 * DAY_MS, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|o| o.opportunity_id)
+        .collect();
+    assert_eq!(due, vec!["opp_r1", "opp_r3"], "opp_r3: day 2 + 7 days");
+
     let mut tx = db.begin().await.unwrap();
     assert!(
         opportunities::take_due(&mut tx, T, "opp_r1", 10 * DAY_MS)
@@ -346,6 +360,9 @@ async fn recycling_is_scheduled_from_the_last_follow_up(db: &Db) {
         .await
         .unwrap();
     opportunities::closed(&mut tx, T, "opp_r2", "r1", 10 * DAY_MS)
+        .await
+        .unwrap();
+    opportunities::closed(&mut tx, T, "opp_r3", "r1", 10 * DAY_MS)
         .await
         .unwrap();
     tx.commit().await.unwrap();

@@ -73,42 +73,37 @@ pub async fn find_or_create(
         });
     }
     let account_id = shangji_platform::ids::new_id("acc");
-    sqlx::query(
+    let created: Option<String> = sqlx::query_scalar(
         "INSERT INTO accounts (tenant_id, account_id, account_key, name, created_at)
          VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (tenant_id, account_key) DO NOTHING",
+         ON CONFLICT (tenant_id, account_key) DO NOTHING
+         RETURNING account_id",
     )
     .bind(tenant_id)
     .bind(&account_id)
     .bind(&company.key)
     .bind(&company.full)
     .bind(now)
-    .execute(&mut *conn)
+    .fetch_optional(&mut *conn)
     .await?;
+    if created.is_some() {
+        return Ok(FoundAccount {
+            account: AccountRecord {
+                account_id,
+                account_key: company.key.clone(),
+                name: company.full.clone(),
+            },
+            known: false,
+        });
+    }
+    // A concurrent lead created it first.
     let account = account_by_key(&mut *conn, tenant_id, &company.key)
         .await?
         .ok_or(sqlx::Error::RowNotFound)?;
-    let known = account.account_id != account_id;
-    Ok(FoundAccount { account, known })
-}
-
-/// Gives the customer its account unless it has one already.
-pub async fn assign_to_customer(
-    conn: &mut AnyConnection,
-    tenant_id: &str,
-    customer_id: &str,
-    account_id: &str,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE customers SET account_id = $3
-         WHERE tenant_id = $1 AND customer_id = $2 AND account_id = ''",
-    )
-    .bind(tenant_id)
-    .bind(customer_id)
-    .bind(account_id)
-    .execute(conn)
-    .await?;
-    Ok(())
+    Ok(FoundAccount {
+        account,
+        known: true,
+    })
 }
 
 pub async fn customer_account_id(

@@ -273,6 +273,47 @@ pub async fn claim_key(
     Ok(inserted == 1)
 }
 
+/// Gives each of `keys` to the customer unless someone holds it already, in one
+/// statement. Returns true when the customer holds every one of them now (a key listed
+/// twice counts once); false when one was taken, as [`claim_key`] reports it.
+pub async fn claim_keys(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    keys: &[MatchKey],
+    customer_id: &str,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let mut distinct: Vec<&MatchKey> = Vec::with_capacity(keys.len());
+    for key in keys {
+        if !distinct
+            .iter()
+            .any(|k| k.kind == key.kind && k.value == key.value)
+        {
+            distinct.push(key);
+        }
+    }
+    if distinct.is_empty() {
+        return Ok(true);
+    }
+    let mut p = Params::new(conn);
+    let sql = format!(
+        "INSERT INTO match_keys (tenant_id, kind, value, customer_id, claimed_at) VALUES {}
+         ON CONFLICT (tenant_id, kind, value) DO NOTHING",
+        p.rows(distinct.len(), 5)
+    );
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for key in &distinct {
+        query = query
+            .bind(tenant_id)
+            .bind(key.kind.as_str())
+            .bind(&key.value)
+            .bind(customer_id)
+            .bind(now);
+    }
+    let inserted = query.execute(conn).await?.rows_affected();
+    Ok(inserted == distinct.len() as u64)
+}
+
 /// Records the lead under the customer. Returns false when the lead is attached
 /// already (to whichever customer): the caller must then change nothing.
 pub async fn attach_lead(
@@ -297,32 +338,38 @@ pub async fn attach_lead(
     Ok(inserted == 1)
 }
 
-/// Counts one more lead for the customer, and fills in a name or company the
-/// customer did not have yet (never overwriting what an earlier lead said).
+/// Counts one more lead for the customer, fills in a name or company the customer did
+/// not have yet (never overwriting what an earlier lead said), and gives it `account_id`
+/// unless it has an account already ('' gives none). Returns the customer's account
+/// afterwards ('' for none).
 pub async fn count_lead(
     conn: &mut AnyConnection,
     tenant_id: &str,
     customer_id: &str,
-    name: &str,
-    company: &str,
+    lead: (&str, &str),
+    account_id: &str,
     now: i64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
+) -> Result<String, sqlx::Error> {
+    let (name, company) = lead;
+    let account: Option<String> = sqlx::query_scalar(
         "UPDATE customers
          SET lead_count = lead_count + 1,
              updated_at = $3,
              name = CASE WHEN name = '' THEN $4 ELSE name END,
-             company = CASE WHEN company = '' THEN $5 ELSE company END
-         WHERE tenant_id = $1 AND customer_id = $2",
+             company = CASE WHEN company = '' THEN $5 ELSE company END,
+             account_id = CASE WHEN account_id = '' THEN $6 ELSE account_id END
+         WHERE tenant_id = $1 AND customer_id = $2
+         RETURNING account_id",
     )
     .bind(tenant_id)
     .bind(customer_id)
     .bind(now)
     .bind(name)
     .bind(company)
-    .execute(conn)
+    .bind(account_id)
+    .fetch_optional(conn)
     .await?;
-    Ok(())
+    Ok(account.unwrap_or_default())
 }
 
 pub async fn customer(

@@ -230,26 +230,22 @@ impl Matching<'_> {
         if !ranked.is_empty() {
             let chosen = ranked.remove(0);
             let unowned = unowned_keys(&lead.keys, &owners);
-            if self
-                .attach(conn, &chosen.customer_id, &unowned)
+            let Some(attached) = self
+                .attach(conn, &chosen.customer_id, &unowned, Known)
                 .await?
-                .is_none()
-            {
+            else {
                 return already_attached(conn, tenant_id, &lead.lead_id).await;
-            }
+            };
             let reasons = attach_reasons(&chosen, &ranked);
-            return self
-                .resolved(
-                    conn,
-                    Resolution::Attached {
-                        customer_id: chosen.customer_id,
-                        reasons,
-                    },
-                    Vec::new(),
-                    0,
-                )
-                .await
-                .map(Some);
+            return Ok(Some(resolved(
+                Resolution::Attached {
+                    customer_id: chosen.customer_id,
+                    reasons,
+                },
+                attached,
+                Vec::new(),
+                0,
+            )));
         }
 
         let candidate_ids = blocking::candidates(conn, tenant_id, self.keys).await?;
@@ -263,21 +259,17 @@ impl Matching<'_> {
             .cloned()
         {
             // No customer holds any of the lead's keys (checked above), so all go along.
-            if self
-                .attach(conn, &best.customer_id, &lead.keys)
+            let Some(attached) = self
+                .attach(conn, &best.customer_id, &lead.keys, Known)
                 .await?
-                .is_none()
-            {
+            else {
                 return already_attached(conn, tenant_id, &lead.lead_id).await;
-            }
+            };
             let resolution = Resolution::Attached {
                 customer_id: best.customer_id.clone(),
                 reasons: best.reasons(),
             };
-            return self
-                .resolved(conn, resolution, Vec::new(), examined)
-                .await
-                .map(Some);
+            return Ok(Some(resolved(resolution, attached, Vec::new(), examined)));
         }
 
         let customer_id = shangji_platform::ids::new_id("cus");
@@ -290,14 +282,13 @@ impl Matching<'_> {
             self.now,
         )
         .await?;
-        for key in &lead.keys {
-            if !customers::claim_key(conn, tenant_id, key, &customer_id, self.now).await? {
-                return Ok(None);
-            }
+        if !customers::claim_keys(conn, tenant_id, &lead.keys, &customer_id, self.now).await? {
+            return Ok(None);
         }
-        let Some(account) = self.attach(conn, &customer_id, &[]).await? else {
+        let Some(attached) = self.attach(conn, &customer_id, &[], New).await? else {
             return already_attached(conn, tenant_id, &lead.lead_id).await;
         };
+        let account = attached.outcome;
         verdicts.truncate(MAX_POSSIBLE);
         let mut reasons = created_reasons(&customer_id, &lead.keys);
         for possible in &verdicts {
@@ -306,17 +297,15 @@ impl Matching<'_> {
                 possible.customer_id, possible.score
             ));
         }
-        let mut resolved = self
-            .resolved(
-                conn,
-                Resolution::Created {
-                    customer_id,
-                    reasons,
-                },
-                verdicts,
-                examined,
-            )
-            .await?;
+        let mut resolved = resolved(
+            Resolution::Created {
+                customer_id,
+                reasons,
+            },
+            attached,
+            verdicts,
+            examined,
+        );
         resolved.account_match_only = account == AccountOutcome::Known;
         Ok(Some(resolved))
     }
@@ -330,56 +319,54 @@ impl Matching<'_> {
         conn: &mut AnyConnection,
         customer_id: &str,
         new_keys: &[MatchKey],
-    ) -> Result<Option<AccountOutcome>, sqlx::Error> {
+        customer: CustomerAge,
+    ) -> Result<Option<Attached>, sqlx::Error> {
         let (tenant_id, lead, now) = (self.tenant_id, self.lead, self.now);
         if !customers::attach_lead(conn, tenant_id, customer_id, &lead.lead_id, now).await? {
             return Ok(None);
         }
-        for key in new_keys {
-            // Losing one of these is fine: the lead is attached either way, and the key
-            // stays with whoever claimed it first.
-            customers::claim_key(conn, tenant_id, key, customer_id, now).await?;
-        }
-        customers::count_lead(conn, tenant_id, customer_id, &lead.name, &lead.company, now).await?;
-        let mut profile = blocking::profile(conn, tenant_id, customer_id)
-            .await?
-            .unwrap_or_default();
+        // Losing one of these is fine: the lead is attached either way, and the key
+        // stays with whoever claimed it first.
+        customers::claim_keys(conn, tenant_id, new_keys, customer_id, now).await?;
+        let (outcome, found_account) = match self.parsed.companies.first() {
+            None => (AccountOutcome::NoCompany, String::new()),
+            Some(company) => {
+                let found = accounts::find_or_create(conn, tenant_id, company, now).await?;
+                let outcome = if found.known {
+                    AccountOutcome::Known
+                } else {
+                    AccountOutcome::Created
+                };
+                (outcome, found.account.account_id)
+            }
+        };
+        // The customer keeps an account it has; the one found goes to a customer without.
+        let account_id = customers::count_lead(
+            conn,
+            tenant_id,
+            customer_id,
+            (&lead.name, &lead.company),
+            &found_account,
+            now,
+        )
+        .await?;
+        // A customer created for this lead has no profile yet: nothing to read.
+        let mut profile = match customer {
+            New => MatchProfile::default(),
+            Known => blocking::profile(conn, tenant_id, customer_id)
+                .await?
+                .unwrap_or_default(),
+        };
         let before = profile.clone();
         profile.absorb(self.profile);
         if profile != before || before.is_empty() {
             blocking::save_profile(conn, tenant_id, customer_id, &profile, now).await?;
         }
         blocking::file_customer(conn, tenant_id, customer_id, self.keys).await?;
-        let Some(company) = self.parsed.companies.first() else {
-            return Ok(Some(AccountOutcome::NoCompany));
-        };
-        let found = accounts::find_or_create(conn, tenant_id, company, now).await?;
-        accounts::assign_to_customer(conn, tenant_id, customer_id, &found.account.account_id)
-            .await?;
-        Ok(Some(if found.known {
-            AccountOutcome::Known
-        } else {
-            AccountOutcome::Created
+        Ok(Some(Attached {
+            outcome,
+            account_id,
         }))
-    }
-
-    async fn resolved(
-        &self,
-        conn: &mut AnyConnection,
-        resolution: Resolution,
-        possible: Vec<MatchVerdict>,
-        candidates_examined: usize,
-    ) -> Result<ResolvedLead, sqlx::Error> {
-        let mut resolved = ResolvedLead {
-            resolution,
-            account_id: String::new(),
-            account_match_only: false,
-            possible,
-            candidates_examined,
-        };
-        resolved.account_id =
-            accounts::customer_account_id(conn, self.tenant_id, resolved.customer_id()).await?;
-        Ok(resolved)
     }
 
     async fn already_attached_to(
@@ -387,13 +374,47 @@ impl Matching<'_> {
         conn: &mut AnyConnection,
         customer_id: String,
     ) -> Result<ResolvedLead, sqlx::Error> {
-        self.resolved(
-            conn,
-            Resolution::AlreadyAttached { customer_id },
-            Vec::new(),
-            0,
-        )
-        .await
+        let account_id = accounts::customer_account_id(conn, self.tenant_id, &customer_id).await?;
+        Ok(ResolvedLead {
+            resolution: Resolution::AlreadyAttached { customer_id },
+            account_id,
+            account_match_only: false,
+            possible: Vec::new(),
+            candidates_examined: 0,
+        })
+    }
+}
+
+/// Whether the customer a lead is attached to was created for it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum CustomerAge {
+    /// Created for this lead in this attempt.
+    New,
+    /// Known before.
+    Known,
+}
+use CustomerAge::{Known, New};
+
+/// What attaching a lead wrote about the customer's account.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Attached {
+    outcome: AccountOutcome,
+    /// The customer's account afterwards ('' for none).
+    account_id: String,
+}
+
+fn resolved(
+    resolution: Resolution,
+    attached: Attached,
+    possible: Vec<MatchVerdict>,
+    candidates_examined: usize,
+) -> ResolvedLead {
+    ResolvedLead {
+        resolution,
+        account_id: attached.account_id,
+        account_match_only: false,
+        possible,
+        candidates_examined,
     }
 }
 

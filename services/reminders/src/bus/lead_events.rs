@@ -127,36 +127,44 @@ impl LeadEvents {
             starts_clock: true,
         };
         let lead = leads::record_assignment(tx, tenant_id, &assignment, now).await?;
-        if first_contact::of_lead(tx, tenant_id, lead_id)
-            .await?
-            .is_some()
-        {
-            let moved =
-                first_contact::reassign(tx, tenant_id, lead_id, &lead.owner_rep_id, now).await?;
-            if moved > 0 {
-                tracing::info!(tenant_id, lead_id, owner_rep_id = %lead.owner_rep_id, "first-contact reminder moved to the new owner");
-            } else {
-                tracing::debug!(
-                    tenant_id,
-                    lead_id,
-                    "the lead has its first-contact reminder already"
-                );
-            }
-            return Ok(());
-        }
         if lead.opened_opportunity {
             // `opportunity.created` saw this lead and decided (closed, or the stage's
-            // policy asks for no first contact).
+            // policy asks for no first contact); a reminder it made follows the owner.
             tracing::info!(tenant_id, lead_id, opportunity_id = %lead.opportunity_id, "the lead's opportunity decided its first contact");
-            return Ok(());
+            return follow_new_owner(tx, tenant_id, &lead, lead_id, now).await;
         }
-        self.schedule(tx, tenant_id, e, &lead, at, now, settings)
-            .await
+        if !self
+            .schedule(tx, tenant_id, e, &lead, at, now, settings)
+            .await?
+        {
+            // The lead has its reminder already (an earlier assignment, or a redelivery):
+            // it follows the newest owner.
+            return follow_new_owner(tx, tenant_id, &lead, lead_id, now).await;
+        }
+        Ok(())
     }
+}
 
+/// The lead's open first-contact reminder, if it has one, goes to its newest owner.
+async fn follow_new_owner(
+    tx: &mut Tx,
+    tenant_id: &str,
+    lead: &LeadFacts,
+    lead_id: &str,
+    now: i64,
+) -> Result<(), HandlerError> {
+    let moved = first_contact::reassign(tx, tenant_id, lead_id, &lead.owner_rep_id, now).await?;
+    if moved > 0 {
+        tracing::info!(tenant_id, lead_id, owner_rep_id = %lead.owner_rep_id, "first-contact reminder moved to the new owner");
+    }
+    Ok(())
+}
+
+impl LeadEvents {
     /// The lead's first-contact reminder: due the policy's hours after its first
     /// assignment; done at once when its opportunity (known from a touchpoint seen
-    /// first) already had a contact since then.
+    /// first) already had a contact since then. True when this call made it; false when
+    /// the lead has one already or gets none.
     #[allow(clippy::too_many_arguments)] // one event's whole context; a struct would only rename it
     async fn schedule(
         &self,
@@ -167,7 +175,7 @@ impl LeadEvents {
         at: i64,
         now: i64,
         settings: &mut BatchSettings,
-    ) -> Result<(), HandlerError> {
+    ) -> Result<bool, HandlerError> {
         let lead_id = e.lead_id.as_str();
         let opportunity = match lead.opportunity_id.as_str() {
             "" => None,
@@ -176,13 +184,13 @@ impl LeadEvents {
         let opportunity = opportunity.unwrap_or_default();
         if opportunity.closed {
             tracing::info!(tenant_id, lead_id, opportunity_id = %lead.opportunity_id, "the lead's opportunity is closed; no first-contact reminder");
-            return Ok(());
+            return Ok(false);
         }
         // Before the lead's opportunity is known, the tenant's default policy applies.
         let policy = settings.policy(tx, tenant_id, &opportunity.stage).await?;
         if !policy.wants_first_contact() {
             tracing::info!(tenant_id, lead_id, policy_id = %policy.policy_id, "policy asks for no first contact");
-            return Ok(());
+            return Ok(false);
         }
         let calendar = settings.calendar(tx, tenant_id).await?;
         let started_at = lead.assigned_at.unwrap_or(at);
@@ -226,7 +234,7 @@ impl LeadEvents {
             metrics::counter!("shangji_reminders_created_total", "kind" => ReminderKind::FirstContact.as_str()).increment(1);
             tracing::info!(tenant_id, lead_id, reminder_id, owner_rep_id = %lead.owner_rep_id, due_at, contacted, "first-contact reminder scheduled for the lead");
         }
-        Ok(())
+        Ok(created)
     }
 }
 

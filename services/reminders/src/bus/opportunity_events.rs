@@ -148,34 +148,33 @@ impl OpportunityEvents {
         let tenant_id = event.tenant_id();
         let opened_at = time_of(e.created_at.as_ref(), event);
         let now = now_millis();
-        let facts = facts_with_owner(
+        let opportunity_id = e.opportunity_id.as_str();
+        if opportunity_id.is_empty() {
+            return Err(reject("the event names no opportunity_id"));
+        }
+        // Owner, customer, team and the stage it opened in, in one statement; an owner or
+        // stage change seen earlier stays (it is newer).
+        let mut facts = store::opportunities::record_opening(
             tx,
             tenant_id,
-            &e.opportunity_id,
-            &e.owner_rep_id,
-            opened_at,
+            opportunity_id,
+            &store::opportunities::Opening {
+                owner_rep_id: &e.owner_rep_id,
+                customer_id: &e.customer_id,
+                team: &e.team,
+                stage: &e.stage,
+                opened_at,
+            },
             now,
         )
         .await?;
-        let opportunity_id = e.opportunity_id.as_str();
-        link_opening_lead(tx, tenant_id, opportunity_id, &e.lead_id, now).await?;
+        link_opening_lead(tx, tenant_id, opportunity_id, &e.lead_id, &facts, now).await?;
         if facts.closed {
             tracing::info!(tenant_id, opportunity_id = %e.opportunity_id, "opportunity already closed; no first-contact reminder");
             return Ok(());
         }
-        store::opportunities::record_customer_and_team(
-            tx,
-            tenant_id,
-            opportunity_id,
-            &e.customer_id,
-            &e.team,
-        )
-        .await?;
-        // The stage it opened in; a stage change seen earlier stays (it is newer).
-        store::opportunities::record_stage(tx, tenant_id, opportunity_id, &e.stage, opened_at, now)
-            .await?;
-        if let Some(close) = e.expected_close_at.as_ref() {
-            store::opportunities::record_expected_close(
+        if let Some(close) = e.expected_close_at.as_ref()
+            && store::opportunities::record_expected_close(
                 tx,
                 tenant_id,
                 opportunity_id,
@@ -183,9 +182,10 @@ impl OpportunityEvents {
                 opened_at,
                 now,
             )
-            .await?;
+            .await?
+        {
+            facts = current_facts(tx, tenant_id, opportunity_id).await?;
         }
-        let facts = current_facts(tx, tenant_id, opportunity_id).await?;
         let policy = settings.policy(tx, tenant_id, &facts.stage).await?;
         let calendar = settings.calendar(tx, tenant_id).await?;
         restart_rules(
@@ -589,6 +589,7 @@ async fn link_opening_lead(
     tenant_id: &str,
     opportunity_id: &str,
     lead_id: &str,
+    facts: &OpportunityFacts,
     now: i64,
 ) -> Result<(), HandlerError> {
     if lead_id.is_empty() {
@@ -596,7 +597,11 @@ async fn link_opening_lead(
     }
     store::leads::link_opportunity(tx, tenant_id, lead_id, opportunity_id, true, now).await?;
     store::first_contact::link_to_opportunity(tx, tenant_id, lead_id, opportunity_id, now).await?;
-    store::first_contact::adopt_lead_less(tx, tenant_id, opportunity_id, lead_id, now).await?;
+    // A lead-less first contact is written only by an activity that counted as contact,
+    // and that activity also recorded `last_activity_at`: without one there is none.
+    if facts.last_activity_at.is_some() {
+        store::first_contact::adopt_lead_less(tx, tenant_id, opportunity_id, lead_id, now).await?;
+    }
     Ok(())
 }
 

@@ -38,6 +38,19 @@ pub async fn reminders_since(tx: &mut Tx) -> Result<i64, sqlx::Error> {
     Ok(at.unwrap_or(i64::MIN))
 }
 
+impl From<FactsRow> for LeadFacts {
+    fn from(r: FactsRow) -> LeadFacts {
+        LeadFacts {
+            owner_rep_id: r.owner_rep_id,
+            team: r.team,
+            customer_id: r.customer_id,
+            assigned_at: r.assigned_at,
+            opportunity_id: r.opportunity_id,
+            opened_opportunity: r.opened_opportunity != 0,
+        }
+    }
+}
+
 pub async fn facts(
     tx: &mut Tx,
     tenant_id: &str,
@@ -51,14 +64,7 @@ pub async fn facts(
     .bind(lead_id)
     .fetch_optional(&mut **tx)
     .await?;
-    Ok(row.map(|r| LeadFacts {
-        owner_rep_id: r.owner_rep_id,
-        team: r.team,
-        customer_id: r.customer_id,
-        assigned_at: r.assigned_at,
-        opportunity_id: r.opportunity_id,
-        opened_opportunity: r.opened_opportunity != 0,
-    }))
+    Ok(row.map(LeadFacts::from))
 }
 
 /// One `lead.assigned`, as recorded.
@@ -83,7 +89,7 @@ pub async fn record_assignment(
     a: &Assignment<'_>,
     now: i64,
 ) -> Result<LeadFacts, sqlx::Error> {
-    sqlx::query(
+    let row: FactsRow = sqlx::query_as(
         "INSERT INTO leads (tenant_id, lead_id, owner_rep_id, owner_as_of, team, customer_id,
                             assigned_at, opportunity_id, opened_opportunity, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $8, '', 0, $7)
@@ -99,7 +105,9 @@ pub async fn record_assignment(
              assigned_at = CASE WHEN excluded.assigned_at IS NOT NULL
                                      AND (leads.assigned_at IS NULL OR excluded.assigned_at < leads.assigned_at)
                                 THEN excluded.assigned_at ELSE leads.assigned_at END,
-             updated_at = excluded.updated_at",
+             updated_at = excluded.updated_at
+         RETURNING owner_rep_id, team, customer_id, assigned_at, opportunity_id,
+                   opened_opportunity",
     )
     .bind(tenant_id)
     .bind(a.lead_id)
@@ -109,11 +117,9 @@ pub async fn record_assignment(
     .bind(a.customer_id)
     .bind(now)
     .bind(a.starts_clock.then_some(a.at))
-    .execute(&mut **tx)
+    .fetch_one(&mut **tx)
     .await?;
-    facts(tx, tenant_id, a.lead_id)
-        .await?
-        .ok_or(sqlx::Error::RowNotFound)
+    Ok(row.into())
 }
 
 /// The lead opened (`opened`) or attached to `opportunity_id`. The first opportunity

@@ -48,32 +48,46 @@ struct FactsRow {
     high_risk_at: Option<i64>,
 }
 
+/// The columns [`FactsRow`] reads, for the SELECT and for an upsert's RETURNING.
+macro_rules! facts_columns {
+    () => {
+        "owner_rep_id, closed_at, customer_id, team, stage, stage_as_of,
+         expected_close_at, last_activity_at, high_risk_at"
+    };
+}
+
+impl From<FactsRow> for OpportunityFacts {
+    fn from(r: FactsRow) -> OpportunityFacts {
+        OpportunityFacts {
+            owner_rep_id: r.owner_rep_id,
+            closed: r.closed_at.is_some(),
+            customer_id: r.customer_id,
+            team: r.team,
+            stage: r.stage,
+            stage_as_of: r.stage_as_of,
+            expected_close_at: r.expected_close_at,
+            last_activity_at: r.last_activity_at,
+            high_risk: r.high_risk_at.is_some(),
+        }
+    }
+}
+
 /// What is known about the opportunity, if anything.
 pub async fn facts(
     tx: &mut Tx,
     tenant_id: &str,
     opportunity_id: &str,
 ) -> Result<Option<OpportunityFacts>, sqlx::Error> {
-    let row: Option<FactsRow> = sqlx::query_as(
-        "SELECT owner_rep_id, closed_at, customer_id, team, stage, stage_as_of,
-                expected_close_at, last_activity_at, high_risk_at
-         FROM opportunities WHERE tenant_id = $1 AND opportunity_id = $2",
-    )
+    let row: Option<FactsRow> = sqlx::query_as(concat!(
+        "SELECT ",
+        facts_columns!(),
+        " FROM opportunities WHERE tenant_id = $1 AND opportunity_id = $2"
+    ))
     .bind(tenant_id)
     .bind(opportunity_id)
     .fetch_optional(&mut **tx)
     .await?;
-    Ok(row.map(|r| OpportunityFacts {
-        owner_rep_id: r.owner_rep_id,
-        closed: r.closed_at.is_some(),
-        customer_id: r.customer_id,
-        team: r.team,
-        stage: r.stage,
-        stage_as_of: r.stage_as_of,
-        expected_close_at: r.expected_close_at,
-        last_activity_at: r.last_activity_at,
-        high_risk: r.high_risk_at.is_some(),
-    }))
+    Ok(row.map(OpportunityFacts::from))
 }
 
 /// Records that `owner_rep_id` owned the opportunity as of `as_of` (the time the event
@@ -87,24 +101,96 @@ pub async fn record_owner(
     as_of: i64,
     now: i64,
 ) -> Result<OpportunityFacts, sqlx::Error> {
-    sqlx::query(
+    // RETURNING yields the row when it was inserted or updated; an older owner leaves
+    // it alone and returns nothing, so it is read then (the rare, out-of-order case).
+    let row: Option<FactsRow> = sqlx::query_as(concat!(
         "INSERT INTO opportunities (tenant_id, opportunity_id, owner_rep_id, owner_as_of, updated_at)
          VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT (tenant_id, opportunity_id) DO UPDATE
          SET owner_rep_id = excluded.owner_rep_id, owner_as_of = excluded.owner_as_of,
              updated_at = excluded.updated_at
-         WHERE opportunities.owner_as_of <= excluded.owner_as_of",
-    )
+         WHERE opportunities.owner_as_of <= excluded.owner_as_of
+         RETURNING ",
+        facts_columns!()
+    ))
     .bind(tenant_id)
     .bind(opportunity_id)
     .bind(owner_rep_id)
     .bind(as_of)
     .bind(now)
-    .execute(&mut **tx)
+    .fetch_optional(&mut **tx)
     .await?;
-    facts(tx, tenant_id, opportunity_id)
-        .await?
-        .ok_or(sqlx::Error::RowNotFound)
+    match row {
+        Some(row) => Ok(row.into()),
+        None => facts(tx, tenant_id, opportunity_id)
+            .await?
+            .ok_or(sqlx::Error::RowNotFound),
+    }
+}
+
+/// What `opportunity.created` says about an opportunity.
+#[derive(Clone, Copy, Debug)]
+pub struct Opening<'a> {
+    /// '' when the event names none (then `owner_as_of` is ignored).
+    pub owner_rep_id: &'a str,
+    pub customer_id: &'a str,
+    pub team: &'a str,
+    /// The stage it opened in.
+    pub stage: &'a str,
+    /// When it opened: the time of the owner and stage statements.
+    pub opened_at: i64,
+}
+
+/// Records an opening in one statement, with the rules of [`record_owner`],
+/// [`record_customer_and_team`] and [`record_stage`]: the newest owner and stage win (an
+/// owner change or stage change seen before `created` stays), customer and team fill in.
+/// Returns what is known afterwards.
+pub async fn record_opening(
+    tx: &mut Tx,
+    tenant_id: &str,
+    opportunity_id: &str,
+    o: &Opening<'_>,
+    now: i64,
+) -> Result<OpportunityFacts, sqlx::Error> {
+    let owner_as_of = if o.owner_rep_id.is_empty() {
+        i64::MIN
+    } else {
+        o.opened_at
+    };
+    let row: FactsRow = sqlx::query_as(concat!(
+        "INSERT INTO opportunities (tenant_id, opportunity_id, owner_rep_id, owner_as_of,
+                                    customer_id, team, stage, stage_as_of, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+         ON CONFLICT (tenant_id, opportunity_id) DO UPDATE SET
+             owner_rep_id = CASE WHEN opportunities.owner_as_of <= excluded.owner_as_of
+                                 THEN excluded.owner_rep_id ELSE opportunities.owner_rep_id END,
+             owner_as_of = CASE WHEN opportunities.owner_as_of <= excluded.owner_as_of
+                                THEN excluded.owner_as_of ELSE opportunities.owner_as_of END,
+             customer_id = CASE WHEN excluded.customer_id = '' THEN opportunities.customer_id
+                                ELSE excluded.customer_id END,
+             team = CASE WHEN excluded.team = '' THEN opportunities.team ELSE excluded.team END,
+             stage = CASE WHEN opportunities.stage_as_of IS NULL
+                               OR opportunities.stage_as_of < excluded.stage_as_of
+                          THEN excluded.stage ELSE opportunities.stage END,
+             stage_as_of = CASE WHEN opportunities.stage_as_of IS NULL
+                                     OR opportunities.stage_as_of < excluded.stage_as_of
+                                THEN excluded.stage_as_of ELSE opportunities.stage_as_of END,
+             updated_at = excluded.updated_at
+         RETURNING ",
+        facts_columns!()
+    ))
+    .bind(tenant_id)
+    .bind(opportunity_id)
+    .bind(o.owner_rep_id)
+    .bind(owner_as_of)
+    .bind(o.customer_id)
+    .bind(o.team)
+    .bind(o.stage)
+    .bind(o.opened_at)
+    .bind(now)
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(row.into())
 }
 
 /// Fills in the customer and team when the event names them (they do not change over
