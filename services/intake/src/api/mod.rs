@@ -102,9 +102,11 @@ impl IntakeService for IntakeApi {
         request: Request<UpsertFieldSchemaRequest>,
     ) -> Result<Response<UpsertFieldSchemaResponse>, Status> {
         let ctx = request_context(&request)?;
-        Ok(Response::new(
-            schema::upsert_field_schema(self.capture.db(), &ctx, request.into_inner()).await?,
-        ))
+        let upserted =
+            schema::upsert_field_schema(self.capture.db(), &ctx, request.into_inner()).await;
+        // Forgotten either way: a failed upsert may still have committed.
+        self.capture.schema_changed(&ctx.tenant_id);
+        Ok(Response::new(upserted?))
     }
 
     type ImportLeadsStream = import::ProgressStream;

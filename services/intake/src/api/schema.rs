@@ -2,7 +2,9 @@
 //! against (compiled once per tenant and version, since patterns cost to compile).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use prost::Message as _;
 use shangji_contracts::intake::{
@@ -21,41 +23,77 @@ use crate::store;
 const UPSERT_FIELD_SCHEMA: &str = "UpsertFieldSchema";
 /// Compiled schemas kept at most; past it the cache starts afresh (versions are few).
 const CACHE_LIMIT: usize = 1024;
+/// How long a tenant's current version is taken as current without asking the database:
+/// a schema upserted through another replica applies there within this time (through
+/// this one, at once). Without it every submission paid a read for a version that
+/// changes a few times a year.
+const CURRENT_FOR: Duration = Duration::from_secs(1);
 
-/// Compiled schemas by (tenant, version). Versions never change, so entries never go stale.
+/// Compiled schemas by (tenant, version), and which one is each tenant's current.
+/// Versions never change, so compiled entries never go stale.
 #[derive(Default)]
 pub struct SchemaCache {
     compiled: Mutex<HashMap<(String, i64), Arc<Schema>>>,
+    current: Mutex<HashMap<String, (Instant, Arc<Schema>)>>,
+    /// Upserts seen through this replica: a read that began before one is not kept.
+    changes: AtomicU64,
 }
 
 impl SchemaCache {
     /// The tenant's current schema, compiled (the built-in one when none was upserted).
     pub async fn current(&self, db: &Db, tenant_id: &str) -> Result<Arc<Schema>, ApiError> {
+        if let Some((read_at, schema)) = lock(&self.current).get(tenant_id)
+            && read_at.elapsed() < CURRENT_FOR
+        {
+            return Ok(schema.clone());
+        }
+        let read_at = Instant::now();
+        let changes = self.changes.load(Ordering::SeqCst);
+        let schema = self.load_current(db, tenant_id).await?;
+        let mut current = lock(&self.current);
+        if self.changes.load(Ordering::SeqCst) != changes {
+            // An upsert committed while we read: what we read may be older than it.
+            return Ok(schema);
+        }
+        if current.len() >= CACHE_LIMIT {
+            current.clear();
+        }
+        current.insert(tenant_id.to_owned(), (read_at, schema.clone()));
+        Ok(schema)
+    }
+
+    /// The tenant's schema changed through this replica: the next submission reads it.
+    pub fn forget_current(&self, tenant_id: &str) {
+        let mut current = lock(&self.current);
+        self.changes.fetch_add(1, Ordering::SeqCst);
+        current.remove(tenant_id);
+    }
+
+    async fn load_current(&self, db: &Db, tenant_id: &str) -> Result<Arc<Schema>, ApiError> {
         let Some(row) = store::load_schema(db.reader(), tenant_id, 0).await? else {
             return Ok(Arc::new(Schema::built_in()));
         };
         let key = (tenant_id.to_owned(), row.version);
-        if let Some(schema) = self.lock().get(&key) {
+        if let Some(schema) = lock(&self.compiled).get(&key) {
             return Ok(schema.clone());
         }
         let stored = decode(&row.schema)?;
         let schema = Arc::new(Schema::compile(&stored).map_err(|e| {
             ApiError::Internal(anyhow::anyhow!("stored schema {}: {e}", row.version))
         })?);
-        let mut cache = self.lock();
+        let mut cache = lock(&self.compiled);
         if cache.len() >= CACHE_LIMIT {
             cache.clear();
         }
         cache.insert(key, schema.clone());
         Ok(schema)
     }
+}
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, i64), Arc<Schema>>> {
-        // A panic while holding the lock leaves a consistent map (inserts are atomic).
-        self.compiled
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
+fn lock<T>(map: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panic while holding the lock leaves a consistent map (inserts are atomic).
+    map.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn decode(bytes: &[u8]) -> Result<FieldSchema, ApiError> {

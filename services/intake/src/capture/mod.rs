@@ -74,6 +74,11 @@ impl Capture {
         self.schemas.current(&self.db, tenant_id).await
     }
 
+    /// The tenant's schema was upserted through this replica: submissions use it at once.
+    pub fn schema_changed(&self, tenant_id: &str) {
+        self.schemas.forget_current(tenant_id);
+    }
+
     /// Checks, screens and stores one lead. A retry with the same idempotency key
     /// returns the first answer (`replayed`) and changes nothing.
     pub async fn accept(

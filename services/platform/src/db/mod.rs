@@ -220,10 +220,15 @@ async fn sqlite_pool(url: &str, max: u32) -> Result<AnyPool, DbError> {
                 // memory. A 16 MB page cache per connection keeps the hot index pages.
                 // Plans never depend on bound values (SQLITE_ENABLE_QPSG, set for the
                 // build in .cargo/config.toml), so a cached statement is never re-planned.
+                // temp_store=MEMORY: the journals of savepoints and of statements that
+                // may roll back alone stay in memory; as temporary files (the default)
+                // each was created, written and deleted, a third of a consumer's
+                // SQLite time. They only ever hold a transaction's pages in flight.
                 conn.execute(
                     "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; \
                      PRAGMA busy_timeout=10000; PRAGMA foreign_keys=ON; \
-                     PRAGMA mmap_size=1073741824; PRAGMA cache_size=-16384;",
+                     PRAGMA mmap_size=1073741824; PRAGMA cache_size=-16384; \
+                     PRAGMA temp_store=MEMORY;",
                 )
                 .await?;
                 Ok(())
