@@ -13,6 +13,9 @@
 //! are serialised per partition of the blocking-key space: the lead first upserts the
 //! rows of its partitions (in ascending order), so a concurrent lead that could be its
 //! candidate waits for it to commit and then sees the customer it created.
+//!
+//! SQLite has a single writer, which serialises all of that already: there a lead is
+//! matched without savepoint or partitions.
 
 use sqlx::{AnyConnection, Connection as _};
 
@@ -154,6 +157,11 @@ pub async fn resolve_lead(
 ) -> Result<ResolvedLead, ResolveError> {
     let parsed = ParsedProfile::from(profile);
     let keys = blocking_keys(&parsed);
+    // SQLite has one writer: between matching's reads and its writes nothing else
+    // writes, so an attempt never loses a key, never needs undoing and needs no
+    // partition held. The savepoint and partitions (three more round trips per lead)
+    // are for PostgreSQL, where replicas race.
+    let one_writer = conn.backend_name() == "SQLite";
     let matching = Matching {
         tenant_id,
         lead,
@@ -161,8 +169,19 @@ pub async fn resolve_lead(
         parsed: &parsed,
         keys: &keys,
         thresholds,
+        one_writer,
         now,
     };
+    if one_writer {
+        // Should an attempt report a lost race all the same, the error rolls back the
+        // caller's whole transaction and the event is retried.
+        return match matching.attempt(conn).await? {
+            Some(resolved) => Ok(resolved),
+            None => Err(ResolveError::Contended {
+                lead_id: lead.lead_id.clone(),
+            }),
+        };
+    }
     for attempt in 1..=MAX_ATTEMPTS {
         let mut savepoint = conn.begin().await?;
         match matching.attempt(&mut savepoint).await? {
@@ -211,6 +230,8 @@ struct Matching<'a> {
     /// The lead's blocking keys.
     keys: &'a [String],
     thresholds: &'a MatchThresholds,
+    /// The database has a single writer (SQLite): no concurrent lead to wait for.
+    one_writer: bool,
     now: i64,
 }
 
@@ -223,7 +244,9 @@ impl Matching<'_> {
             return self.already_attached_to(conn, customer_id).await.map(Some);
         }
         // Before reading anything a concurrent lead could be writing.
-        blocking::hold_partitions(conn, tenant_id, &partitions(self.keys), self.now).await?;
+        if !self.one_writer {
+            blocking::hold_partitions(conn, tenant_id, &partitions(self.keys), self.now).await?;
+        }
 
         let owners = customers::key_owners(conn, tenant_id, &lead.keys).await?;
         let mut ranked = rank_candidates(&owners);
