@@ -62,25 +62,58 @@ pub async fn key_owners(
     tenant_id: &str,
     keys: &[MatchKey],
 ) -> Result<Vec<KeyOwner>, sqlx::Error> {
-    if keys.is_empty() {
-        return Ok(Vec::new());
+    Ok(owners(conn, tenant_id, None, keys).await?.1)
+}
+
+/// The customer the lead is attached to, if it is, and the owners of its keys as
+/// [`key_owners`] finds them, in one statement.
+pub async fn lead_and_key_owners(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    lead_id: &str,
+    keys: &[MatchKey],
+) -> Result<(Option<String>, Vec<KeyOwner>), sqlx::Error> {
+    owners(conn, tenant_id, Some(lead_id), keys).await
+}
+
+/// Row number of the lead's own row among the key rows of [`owners`].
+const LEAD_ROW: i64 = -1;
+
+async fn owners(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    lead_id: Option<&str>,
+    keys: &[MatchKey],
+) -> Result<(Option<String>, Vec<KeyOwner>), sqlx::Error> {
+    if keys.is_empty() && lead_id.is_none() {
+        return Ok((None, Vec::new()));
     }
     let mut p = Params::new(conn);
-    let selects: Vec<String> = (0..keys.len())
-        .map(|n| {
-            format!(
-                "SELECT CAST({n} AS BIGINT) AS key_no, k.customer_id, c.created_at
-                 FROM match_keys k
-                 JOIN customers c ON c.tenant_id = k.tenant_id AND c.customer_id = k.customer_id
-                 WHERE k.tenant_id = {} AND k.kind = {} AND k.value = {}",
-                p.one(),
-                p.one(),
-                p.one()
-            )
-        })
-        .collect();
+    let mut selects = Vec::with_capacity(keys.len() + 1);
+    if lead_id.is_some() {
+        selects.push(format!(
+            "SELECT CAST({LEAD_ROW} AS BIGINT) AS key_no, customer_id, CAST(0 AS BIGINT)
+             FROM customer_leads WHERE tenant_id = {} AND lead_id = {}",
+            p.one(),
+            p.one()
+        ));
+    }
+    for n in 0..keys.len() {
+        selects.push(format!(
+            "SELECT CAST({n} AS BIGINT) AS key_no, k.customer_id, c.created_at
+             FROM match_keys k
+             JOIN customers c ON c.tenant_id = k.tenant_id AND c.customer_id = k.customer_id
+             WHERE k.tenant_id = {} AND k.kind = {} AND k.value = {}",
+            p.one(),
+            p.one(),
+            p.one()
+        ));
+    }
     let sql = selects.join(" UNION ALL ");
     let mut query = sqlx::query_as::<_, (i64, String, i64)>(sqlx::AssertSqlSafe(sql));
+    if let Some(lead_id) = lead_id {
+        query = query.bind(tenant_id).bind(lead_id);
+    }
     for key in keys {
         query = query
             .bind(tenant_id)
@@ -89,17 +122,20 @@ pub async fn key_owners(
     }
     let mut rows = query.fetch_all(conn).await?;
     rows.sort_by_key(|(key_no, _, _)| *key_no);
-    Ok(rows
-        .into_iter()
-        .filter_map(|(key_no, customer_id, customer_created_at)| {
-            let key = keys.get(usize::try_from(key_no).ok()?)?;
-            Some(KeyOwner {
+    let mut attached_to = None;
+    let mut owners = Vec::with_capacity(rows.len());
+    for (key_no, customer_id, customer_created_at) in rows {
+        if key_no == LEAD_ROW {
+            attached_to = Some(customer_id);
+        } else if let Some(key) = usize::try_from(key_no).ok().and_then(|n| keys.get(n)) {
+            owners.push(KeyOwner {
                 key: key.clone(),
                 customer_id,
                 customer_created_at,
-            })
-        })
-        .collect())
+            });
+        }
+    }
+    Ok((attached_to, owners))
 }
 
 /// A customer as answers show it, read for many customers at once: its row, its
@@ -225,23 +261,33 @@ pub async fn keys_of(
     Ok(keys)
 }
 
+/// A customer created for a lead, which it starts with counted.
+#[derive(Clone, Copy, Debug)]
+pub struct NewCustomer<'a> {
+    pub customer_id: &'a str,
+    pub name: &'a str,
+    pub company: &'a str,
+    /// '' for none.
+    pub account_id: &'a str,
+}
+
 pub async fn insert_customer(
     conn: &mut AnyConnection,
     tenant_id: &str,
-    customer_id: &str,
-    name: &str,
-    company: &str,
+    c: &NewCustomer<'_>,
     now: i64,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO customers (tenant_id, customer_id, name, company, created_at, updated_at, lead_count)
-         VALUES ($1, $2, $3, $4, $5, $5, 0)",
+        "INSERT INTO customers (tenant_id, customer_id, name, company, created_at, updated_at,
+                                lead_count, account_id)
+         VALUES ($1, $2, $3, $4, $5, $5, 1, $6)",
     )
     .bind(tenant_id)
-    .bind(customer_id)
-    .bind(name)
-    .bind(company)
+    .bind(c.customer_id)
+    .bind(c.name)
+    .bind(c.company)
     .bind(now)
+    .bind(c.account_id)
     .execute(conn)
     .await?;
     Ok(())

@@ -240,15 +240,25 @@ impl Matching<'_> {
     /// savepoint must be rolled back. Any `Some` other than `AlreadyAttached` is committed.
     async fn attempt(&self, conn: &mut AnyConnection) -> Result<Option<ResolvedLead>, sqlx::Error> {
         let (tenant_id, lead) = (self.tenant_id, self.lead);
-        if let Some(customer_id) = customers::lead_customer(conn, tenant_id, &lead.lead_id).await? {
+        let (attached_to, owners) = if self.one_writer {
+            // Nothing else writes between the two reads: one statement.
+            customers::lead_and_key_owners(conn, tenant_id, &lead.lead_id, &lead.keys).await?
+        } else {
+            match customers::lead_customer(conn, tenant_id, &lead.lead_id).await? {
+                Some(customer_id) => (Some(customer_id), Vec::new()),
+                None => {
+                    // Before reading anything a concurrent lead could be writing.
+                    let held = partitions(self.keys);
+                    blocking::hold_partitions(conn, tenant_id, &held, self.now).await?;
+                    let owners = customers::key_owners(conn, tenant_id, &lead.keys).await?;
+                    (None, owners)
+                }
+            }
+        };
+        if let Some(customer_id) = attached_to {
             return self.already_attached_to(conn, customer_id).await.map(Some);
         }
-        // Before reading anything a concurrent lead could be writing.
-        if !self.one_writer {
-            blocking::hold_partitions(conn, tenant_id, &partitions(self.keys), self.now).await?;
-        }
 
-        let owners = customers::key_owners(conn, tenant_id, &lead.keys).await?;
         let mut ranked = rank_candidates(&owners);
         if !ranked.is_empty() {
             let chosen = ranked.remove(0);
@@ -296,19 +306,24 @@ impl Matching<'_> {
         }
 
         let customer_id = shangji_platform::ids::new_id("cus");
+        // The new customer starts with this lead counted and its account.
+        let account = self.account(conn).await?;
         customers::insert_customer(
             conn,
             tenant_id,
-            &customer_id,
-            &lead.name,
-            &lead.company,
+            &customers::NewCustomer {
+                customer_id: &customer_id,
+                name: &lead.name,
+                company: &lead.company,
+                account_id: &account.account_id,
+            },
             self.now,
         )
         .await?;
         if !customers::claim_keys(conn, tenant_id, &lead.keys, &customer_id, self.now).await? {
             return Ok(None);
         }
-        let Some(attached) = self.attach(conn, &customer_id, &[], New).await? else {
+        let Some(attached) = self.attach(conn, &customer_id, &[], New(account)).await? else {
             return already_attached(conn, tenant_id, &lead.lead_id).await;
         };
         let account = attached.outcome;
@@ -351,34 +366,31 @@ impl Matching<'_> {
         // Losing one of these is fine: the lead is attached either way, and the key
         // stays with whoever claimed it first.
         customers::claim_keys(conn, tenant_id, new_keys, customer_id, now).await?;
-        let (outcome, found_account) = match self.parsed.companies.first() {
-            None => (AccountOutcome::NoCompany, String::new()),
-            Some(company) => {
-                let found = accounts::find_or_create(conn, tenant_id, company, now).await?;
-                let outcome = if found.known {
-                    AccountOutcome::Known
-                } else {
-                    AccountOutcome::Created
+        let (attached, mut profile) = match customer {
+            // Created for this lead with it counted and its account; no profile yet.
+            New(account) => (account, MatchProfile::default()),
+            Known => {
+                let found = self.account(conn).await?;
+                // The customer keeps an account it has; the one found goes to a
+                // customer without.
+                let account_id = customers::count_lead(
+                    conn,
+                    tenant_id,
+                    customer_id,
+                    (&lead.name, &lead.company),
+                    &found.account_id,
+                    now,
+                )
+                .await?;
+                let profile = blocking::profile(conn, tenant_id, customer_id)
+                    .await?
+                    .unwrap_or_default();
+                let attached = Attached {
+                    outcome: found.outcome,
+                    account_id,
                 };
-                (outcome, found.account.account_id)
+                (attached, profile)
             }
-        };
-        // The customer keeps an account it has; the one found goes to a customer without.
-        let account_id = customers::count_lead(
-            conn,
-            tenant_id,
-            customer_id,
-            (&lead.name, &lead.company),
-            &found_account,
-            now,
-        )
-        .await?;
-        // A customer created for this lead has no profile yet: nothing to read.
-        let mut profile = match customer {
-            New => MatchProfile::default(),
-            Known => blocking::profile(conn, tenant_id, customer_id)
-                .await?
-                .unwrap_or_default(),
         };
         let before = profile.clone();
         profile.absorb(self.profile);
@@ -386,10 +398,26 @@ impl Matching<'_> {
             blocking::save_profile(conn, tenant_id, customer_id, &profile, now).await?;
         }
         blocking::file_customer(conn, tenant_id, customer_id, self.keys).await?;
-        Ok(Some(Attached {
-            outcome,
-            account_id,
-        }))
+        Ok(Some(attached))
+    }
+
+    /// The account of the lead's company (found or created), if it names one.
+    async fn account(&self, conn: &mut AnyConnection) -> Result<Attached, sqlx::Error> {
+        let Some(company) = self.parsed.companies.first() else {
+            return Ok(Attached {
+                outcome: AccountOutcome::NoCompany,
+                account_id: String::new(),
+            });
+        };
+        let found = accounts::find_or_create(conn, self.tenant_id, company, self.now).await?;
+        Ok(Attached {
+            outcome: if found.known {
+                AccountOutcome::Known
+            } else {
+                AccountOutcome::Created
+            },
+            account_id: found.account.account_id,
+        })
     }
 
     async fn already_attached_to(
@@ -409,16 +437,17 @@ impl Matching<'_> {
 }
 
 /// Whether the customer a lead is attached to was created for it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 enum CustomerAge {
-    /// Created for this lead in this attempt.
-    New,
+    /// Created for this lead in this attempt, with the lead counted and this account.
+    New(Attached),
     /// Known before.
     Known,
 }
 use CustomerAge::{Known, New};
 
-/// What attaching a lead wrote about the customer's account.
+/// What attaching a lead wrote about the customer's account (or, before a customer is
+/// created, the account it will have).
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Attached {
     outcome: AccountOutcome,
