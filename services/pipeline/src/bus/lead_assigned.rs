@@ -84,9 +84,11 @@ impl LeadAssignedHandler {
         // rejects it, so it is dead-lettered rather than dropped.
         let assigned: LeadAssigned = event.decode()?;
         let mut lead = Assignment::parse(event, &assigned)?;
-        lead.customer_id =
-            merges::current_customer(tx, lead.tenant_id, &assigned.customer_id).await?;
-        if let Some(opportunity_id) = lead_links::find(tx, lead.tenant_id, lead.lead_id).await? {
+        let (linked, customer_id) =
+            merges::lead_link_and_customer(tx, lead.tenant_id, &assigned.customer_id, lead.lead_id)
+                .await?;
+        lead.customer_id = customer_id;
+        if let Some(opportunity_id) = linked {
             tracing::debug!(lead_id = lead.lead_id, %opportunity_id, "lead already handled; nothing to do");
             metrics::counter!("shangji_pipeline_leads_total", "outcome" => "duplicate")
                 .increment(1);

@@ -28,6 +28,16 @@ impl MemberState {
     }
 }
 
+/// The survivor `customer_id` was last folded into and still is, as a scalar subquery
+/// ($1 the tenant, $2 the customer). A macro so the statements stay static strings.
+macro_rules! survivor_of {
+    () => {
+        "(SELECT survivor_customer_id FROM merged_customers
+          WHERE tenant_id = $1 AND customer_id = $2 AND state = 'merged'
+          ORDER BY merged_at DESC, merge_id DESC LIMIT 1)"
+    };
+}
+
 /// The customer that `customer_id` is now: itself, or the survivor of the merges that
 /// folded it (followed through later merges of the survivor).
 pub async fn current_customer(
@@ -35,23 +45,56 @@ pub async fn current_customer(
     tenant_id: &str,
     customer_id: &str,
 ) -> Result<String, sqlx::Error> {
+    follow_from(conn, tenant_id, customer_id, None).await
+}
+
+/// [`current_customer`], given the first survivor already read (None: not merged).
+async fn follow_from(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    customer_id: &str,
+    mut survivor: Option<Option<String>>,
+) -> Result<String, sqlx::Error> {
     let mut current = customer_id.to_owned();
     for _ in 0..MAX_ALIAS_HOPS {
-        let survivor: Option<String> = sqlx::query_scalar(
-            "SELECT survivor_customer_id FROM merged_customers
-             WHERE tenant_id = $1 AND customer_id = $2 AND state = 'merged'
-             ORDER BY merged_at DESC, merge_id DESC LIMIT 1",
-        )
-        .bind(tenant_id)
-        .bind(&current)
-        .fetch_optional(&mut *conn)
-        .await?;
-        match survivor {
+        let next = match survivor.take() {
+            Some(read) => read,
+            None => {
+                sqlx::query_scalar(concat!("SELECT ", survivor_of!()))
+                    .bind(tenant_id)
+                    .bind(&current)
+                    .fetch_one(&mut *conn)
+                    .await?
+            }
+        };
+        match next {
             Some(next) if next != current => current = next,
             _ => break,
         }
     }
     Ok(current)
+}
+
+/// What handling an assigned lead first needs: the opportunity the lead already led to
+/// (if any) and the customer it belongs to now (see [`current_customer`]). One
+/// statement when the customer was never merged, the usual case.
+pub async fn lead_link_and_customer(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    customer_id: &str,
+    lead_id: &str,
+) -> Result<(Option<String>, String), sqlx::Error> {
+    let (linked, survivor): (Option<String>, Option<String>) = sqlx::query_as(concat!(
+        "SELECT (SELECT opportunity_id FROM lead_links WHERE tenant_id = $1 AND lead_id = $3), ",
+        survivor_of!()
+    ))
+    .bind(tenant_id)
+    .bind(customer_id)
+    .bind(lead_id)
+    .fetch_one(&mut *conn)
+    .await?;
+    let current = follow_from(conn, tenant_id, customer_id, Some(survivor)).await?;
+    Ok((linked, current))
 }
 
 /// The customer's state in the merge, if the merge (or its undoing) was seen.
