@@ -14,8 +14,7 @@ pub use rep_load::RepLoadTracking;
 
 use shangji_contracts::events::lead::LeadQualified;
 use shangji_platform::Tx;
-use shangji_platform::bus::{Handler, HandlerError, IncomingEvent};
-use tracing::Instrument as _;
+use shangji_platform::bus::{BatchHandler, Handler as _, HandlerError, IncomingEvent};
 
 use crate::placement::OrgCache;
 
@@ -26,31 +25,26 @@ pub struct LeadEvents {
     pub merges: CustomerMerges,
 }
 
-impl Handler for LeadEvents {
-    async fn handle(&self, tx: &mut Tx, event: &IncomingEvent) -> Result<(), HandlerError> {
-        self.handle_batch(tx, &[event]).await
+/// In delivery order; the batch's decisions share one read of each tenant's org
+/// ([`OrgCache`]), read again after a merge, which moves customers between owners.
+impl BatchHandler for LeadEvents {
+    type Batch = OrgCache;
+
+    fn new_batch(&self) -> OrgCache {
+        OrgCache::default()
     }
 
-    /// In delivery order; the batch's decisions share one read of each tenant's org
-    /// ([`OrgCache`]), read again after a merge, which moves customers between owners.
-    async fn handle_batch(
+    async fn apply(
         &self,
         tx: &mut Tx,
-        events: &[&IncomingEvent],
+        event: &IncomingEvent,
+        orgs: &mut OrgCache,
     ) -> Result<(), HandlerError> {
-        let mut orgs = OrgCache::default();
-        for event in events {
-            async {
-                if event.is::<LeadQualified>() {
-                    self.routing.route(tx, event, &mut orgs).await
-                } else {
-                    orgs = OrgCache::default();
-                    self.merges.handle(tx, event).await
-                }
-            }
-            .instrument(event.span.clone())
-            .await?;
+        if event.is::<LeadQualified>() {
+            self.routing.route(tx, event, orgs).await
+        } else {
+            *orgs = OrgCache::default();
+            self.merges.handle(tx, event).await
         }
-        Ok(())
     }
 }

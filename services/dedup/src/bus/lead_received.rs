@@ -7,7 +7,6 @@ use shangji_contracts::events::lead::{LeadQualified, LeadReceived, ScoreFactor};
 use shangji_contracts::time::{now_millis, to_millis};
 use shangji_platform::Tx;
 use shangji_platform::bus::{self, HandlerError, IncomingEvent};
-use tracing::Instrument;
 
 use super::scoring::{self, ScoredLead, TenantScoring};
 use crate::domain::GradeThresholds;
@@ -29,36 +28,19 @@ pub struct LeadReceivedHandler {
 /// retried alone after its batch failed reads them afresh.
 type BatchSettings = HashMap<String, Arc<TenantSettings>>;
 
-struct TenantSettings {
+/// One tenant's entry in [`BatchSettings`].
+pub struct TenantSettings {
     match_thresholds: MatchThresholds,
     scoring: TenantScoring,
 }
 
-impl bus::Handler for LeadReceivedHandler {
-    async fn handle<'a>(
-        &'a self,
-        tx: &'a mut Tx,
-        event: &'a IncomingEvent,
-    ) -> Result<(), HandlerError> {
-        self.apply(tx, event, &mut BatchSettings::new()).await
+impl bus::BatchHandler for LeadReceivedHandler {
+    type Batch = BatchSettings;
+
+    fn new_batch(&self) -> BatchSettings {
+        BatchSettings::new()
     }
 
-    async fn handle_batch(
-        &self,
-        tx: &mut Tx,
-        events: &[&IncomingEvent],
-    ) -> Result<(), HandlerError> {
-        let mut settings = BatchSettings::new();
-        for event in events {
-            self.apply(tx, event, &mut settings)
-                .instrument(event.span.clone())
-                .await?;
-        }
-        Ok(())
-    }
-}
-
-impl LeadReceivedHandler {
     async fn apply(
         &self,
         tx: &mut Tx,
@@ -72,7 +54,9 @@ impl LeadReceivedHandler {
         let received: LeadReceived = event.decode()?;
         self.qualify(tx, event, received, settings).await
     }
+}
 
+impl LeadReceivedHandler {
     /// The tenant's settings, read at its first lead in the batch.
     async fn settings(
         &self,

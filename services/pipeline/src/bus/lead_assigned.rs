@@ -18,10 +18,9 @@ use std::sync::Arc;
 use anyhow::anyhow;
 use shangji_contracts::events::lead::LeadAssigned;
 use shangji_contracts::time::now_millis;
-use shangji_platform::bus::{self, Handler, HandlerError, IncomingEvent};
+use shangji_platform::bus::{self, BatchHandler, HandlerError, IncomingEvent};
 use shangji_platform::db::is_unique_violation;
 use shangji_platform::{Tx, ids};
-use tracing::Instrument;
 
 use crate::bus::events;
 use crate::domain::activity::touchpoint_summary;
@@ -53,28 +52,25 @@ impl LeadAssignedHandler {
 /// does), so each team's pipeline is read once per batch, not three statements per lead.
 type BatchPipelines = HashMap<(String, String), Arc<Pipeline>>;
 
-impl Handler for LeadAssignedHandler {
-    async fn handle(&self, tx: &mut Tx, event: &IncomingEvent) -> Result<(), HandlerError> {
-        self.apply(tx, event, &mut BatchPipelines::new()).await
+impl BatchHandler for LeadAssignedHandler {
+    type Batch = BatchPipelines;
+
+    fn new_batch(&self) -> BatchPipelines {
+        BatchPipelines::new()
     }
 
-    async fn handle_batch(
+    async fn apply(
         &self,
         tx: &mut Tx,
-        events: &[&IncomingEvent],
+        event: &IncomingEvent,
+        pipelines: &mut BatchPipelines,
     ) -> Result<(), HandlerError> {
-        let mut pipelines = BatchPipelines::new();
-        for event in events {
-            self.apply(tx, event, &mut pipelines)
-                .instrument(event.span.clone())
-                .await?;
-        }
-        Ok(())
+        self.assigned(tx, event, pipelines).await
     }
 }
 
 impl LeadAssignedHandler {
-    async fn apply(
+    async fn assigned(
         &self,
         tx: &mut Tx,
         event: &IncomingEvent,

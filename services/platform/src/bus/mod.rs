@@ -9,6 +9,7 @@
 //!   effects and acks after commit, so a redelivery is a no-op. A message that keeps
 //!   failing goes to `shangji.deadletter.v1.<consumer>` with the error.
 
+mod batch;
 pub mod consumer;
 mod context;
 pub mod outbox;
@@ -19,6 +20,7 @@ use anyhow::Context as _;
 use async_nats::jetstream::{self, stream};
 use shangji_contracts::events::{self, Domain};
 
+pub use batch::BatchHandler;
 pub use consumer::{ConsumerSpec, Handler, HandlerError, run_consumer};
 pub use context::{EventContext, IncomingEvent};
 pub use outbox::enqueue;

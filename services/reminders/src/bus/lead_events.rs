@@ -14,10 +14,9 @@
 use shangji_contracts::events::lead::{LeadAssigned, OwnershipTransferred};
 use shangji_contracts::time::{now_millis, to_millis};
 use shangji_platform::Tx;
-use shangji_platform::bus::{Handler, HandlerError, IncomingEvent};
+use shangji_platform::bus::{BatchHandler, HandlerError, IncomingEvent};
 use shangji_platform::ids::new_id;
 use tokio::sync::OnceCell;
-use tracing::Instrument;
 
 use super::settings::BatchSettings;
 use crate::domain::{
@@ -54,29 +53,14 @@ impl LeadEvents {
     }
 }
 
-impl Handler for LeadEvents {
-    async fn handle(&self, tx: &mut Tx, event: &IncomingEvent) -> Result<(), HandlerError> {
-        let mut settings = BatchSettings::new(self.first_contact_hours);
-        self.apply(tx, event, &mut settings).await
-    }
-
+impl BatchHandler for LeadEvents {
     /// One [`BatchSettings`] for the batch: its policies and calendars are read once.
-    async fn handle_batch(
-        &self,
-        tx: &mut Tx,
-        events: &[&IncomingEvent],
-    ) -> Result<(), HandlerError> {
-        let mut settings = BatchSettings::new(self.first_contact_hours);
-        for event in events {
-            self.apply(tx, event, &mut settings)
-                .instrument(event.span.clone())
-                .await?;
-        }
-        Ok(())
-    }
-}
+    type Batch = BatchSettings;
 
-impl LeadEvents {
+    fn new_batch(&self) -> BatchSettings {
+        BatchSettings::new(self.first_contact_hours)
+    }
+
     async fn apply(
         &self,
         tx: &mut Tx,

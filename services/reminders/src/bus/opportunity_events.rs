@@ -18,9 +18,8 @@ use shangji_contracts::events::opportunity::{
 };
 use shangji_contracts::time::{now_millis, to_millis};
 use shangji_platform::Tx;
-use shangji_platform::bus::{Handler, HandlerError, IncomingEvent};
+use shangji_platform::bus::{BatchHandler, HandlerError, IncomingEvent};
 use shangji_platform::ids::new_id;
-use tracing::Instrument;
 
 use super::rule_clocks::{Restart, restart_ladders, restart_rules};
 use super::settings::BatchSettings;
@@ -56,29 +55,14 @@ impl OpportunityEvents {
     }
 }
 
-impl Handler for OpportunityEvents {
-    async fn handle(&self, tx: &mut Tx, event: &IncomingEvent) -> Result<(), HandlerError> {
-        let mut settings = BatchSettings::new(self.first_contact_hours);
-        self.apply(tx, event, &mut settings).await
-    }
-
+impl BatchHandler for OpportunityEvents {
     /// One [`BatchSettings`] for the batch: its policies and calendars are read once.
-    async fn handle_batch(
-        &self,
-        tx: &mut Tx,
-        events: &[&IncomingEvent],
-    ) -> Result<(), HandlerError> {
-        let mut settings = BatchSettings::new(self.first_contact_hours);
-        for event in events {
-            self.apply(tx, event, &mut settings)
-                .instrument(event.span.clone())
-                .await?;
-        }
-        Ok(())
-    }
-}
+    type Batch = BatchSettings;
 
-impl OpportunityEvents {
+    fn new_batch(&self) -> BatchSettings {
+        BatchSettings::new(self.first_contact_hours)
+    }
+
     async fn apply(
         &self,
         tx: &mut Tx,
