@@ -99,7 +99,11 @@ impl Handler for RepLoadTracking {
                 Vec::new()
             }
         };
-        opportunities::reschedule_one(tx, tenant_id, &opportunity_id).await?;
+        if !matches!(fact, Fact::Opened { .. }) {
+            // An opening schedules its recycling as it inserts the row (and a late one
+            // changes nothing the schedule depends on).
+            opportunities::reschedule_one(tx, tenant_id, &opportunity_id).await?;
+        }
         let now = self.clock.now();
         for rep_id in touched.iter().filter(|r| !r.is_empty()) {
             reps::refresh_open_count(tx, tenant_id, rep_id, now).await?;

@@ -131,9 +131,13 @@ impl LeadReceivedHandler {
                 reasons,
             } => (customer_id, false, reasons),
         };
-        // A merge may have taken the customer away while the lead was being matched.
-        let customer_id =
-            merge::follow_merges(tx, tenant_id, &received.lead_id, &customer_id, now).await?;
+        // A merge may have taken the customer away while the lead was being matched (a
+        // customer created in this transaction no merge can have named yet).
+        let customer_id = if new_customer {
+            customer_id
+        } else {
+            merge::follow_merges(tx, tenant_id, &received.lead_id, &customer_id, now).await?
+        };
         let received_at = received
             .received_at
             .as_ref()
