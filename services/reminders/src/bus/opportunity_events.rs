@@ -152,7 +152,8 @@ impl OpportunityEvents {
             now,
         )
         .await?;
-        link_opening_lead(tx, tenant_id, opportunity_id, &e.lead_id, &facts, now).await?;
+        let lead_reminder_linked =
+            link_opening_lead(tx, tenant_id, opportunity_id, &e.lead_id, &facts, now).await?;
         if facts.closed {
             tracing::info!(tenant_id, opportunity_id = %e.opportunity_id, "opportunity already closed; no first-contact reminder");
             return Ok(());
@@ -189,31 +190,34 @@ impl OpportunityEvents {
         }
         let reminder_id = new_id("rem");
         let message = first_contact_message(&e.name, &e.opportunity_id, &e.lead_id);
-        let created = store::first_contact::insert(
-            tx,
-            &NewReminder {
-                tenant_id,
-                reminder_id: &reminder_id,
-                opportunity_id: &e.opportunity_id,
-                owner_rep_id: &facts.owner_rep_id,
-                kind: ReminderKind::FirstContact,
-                due_at: first_contact_due_at(
-                    opened_at,
-                    &policy.rules,
-                    &TimeCount {
-                        calendar: &calendar,
-                        business_time: policy.rules.business_time,
-                    },
-                ),
-                state: ReminderState::Pending,
-                message: &message,
-                policy_id: &policy.policy_id,
-                policy_version: policy.version,
-                now,
-            },
-            &e.lead_id,
-        )
-        .await?;
+        // The lead's own reminder (`lead.assigned` came first) is the opportunity's now;
+        // the insert would only find it.
+        let created = !lead_reminder_linked
+            && store::first_contact::insert(
+                tx,
+                &NewReminder {
+                    tenant_id,
+                    reminder_id: &reminder_id,
+                    opportunity_id: &e.opportunity_id,
+                    owner_rep_id: &facts.owner_rep_id,
+                    kind: ReminderKind::FirstContact,
+                    due_at: first_contact_due_at(
+                        opened_at,
+                        &policy.rules,
+                        &TimeCount {
+                            calendar: &calendar,
+                            business_time: policy.rules.business_time,
+                        },
+                    ),
+                    state: ReminderState::Pending,
+                    message: &message,
+                    policy_id: &policy.policy_id,
+                    policy_version: policy.version,
+                    now,
+                },
+                &e.lead_id,
+            )
+            .await?;
         if created {
             metrics::counter!("shangji_reminders_created_total", "kind" => ReminderKind::FirstContact.as_str()).increment(1);
             tracing::info!(tenant_id, opportunity_id = %e.opportunity_id, reminder_id, owner_rep_id = %facts.owner_rep_id, "first-contact reminder scheduled");
@@ -567,7 +571,8 @@ async fn activity_logged(
 
 /// `opportunity.created` names the lead that opened it: the lead's reminder (when
 /// `lead.assigned` came first) now belongs to the opportunity, and a first contact
-/// recorded before `created` without a lead becomes the lead's.
+/// recorded before `created` without a lead becomes the lead's. True when the lead's own
+/// reminder was linked here.
 async fn link_opening_lead(
     tx: &mut Tx,
     tenant_id: &str,
@@ -575,18 +580,20 @@ async fn link_opening_lead(
     lead_id: &str,
     facts: &OpportunityFacts,
     now: i64,
-) -> Result<(), HandlerError> {
+) -> Result<bool, HandlerError> {
     if lead_id.is_empty() {
-        return Ok(());
+        return Ok(false);
     }
     store::leads::link_opportunity(tx, tenant_id, lead_id, opportunity_id, true, now).await?;
-    store::first_contact::link_to_opportunity(tx, tenant_id, lead_id, opportunity_id, now).await?;
+    let linked =
+        store::first_contact::link_to_opportunity(tx, tenant_id, lead_id, opportunity_id, now)
+            .await?;
     // A lead-less first contact is written only by an activity that counted as contact,
     // and that activity also recorded `last_activity_at`: without one there is none.
     if facts.last_activity_at.is_some() {
         store::first_contact::adopt_lead_less(tx, tenant_id, opportunity_id, lead_id, now).await?;
     }
-    Ok(())
+    Ok(linked > 0)
 }
 
 /// An event that names the owner as of `at`: open reminders follow the newest owner.
