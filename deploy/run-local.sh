@@ -11,6 +11,8 @@
 #   SHANGJI_BIN_DIR               where the binaries are (default target/release)
 #   SHANGJI_INTAKE_HTTP_ADDR      intake's web forms and webhooks (default 127.0.0.1:8051;
 #                                 empty turns them off)
+#   SHANGJI_WORKER_THREADS        async worker threads per service (default 1 here: all
+#                                 six share this machine's cores; see README.md)
 #   OTEL_EXPORTER_OTLP_ENDPOINT   passed to every service: export traces over OTLP/gRPC
 #   SHANGJI_LOG, SHANGJI_<SERVICE>_* and the other settings in README.md pass through too.
 set -euo pipefail
@@ -27,6 +29,9 @@ declare -A grpc_port=([intake]=50051 [dedup]=50052 [assignment]=50053 [pipeline]
 # is the one it binds; `-` keeps an empty value, which turns the listener off.
 export SHANGJI_INTAKE_HTTP_ADDR="${SHANGJI_INTAKE_HTTP_ADDR-127.0.0.1:8051}"
 intake_http="$SHANGJI_INTAKE_HTTP_ADDR"
+# One async worker per service: the six share this machine, and a consumer's work is a
+# chain of hand-offs to its database thread, which a second worker only makes costlier.
+export SHANGJI_WORKER_THREADS="${SHANGJI_WORKER_THREADS:-1}"
 
 mkdir -p "$data/nats" "$data/logs"
 data="$(cd "$data" && pwd)"

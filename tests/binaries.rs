@@ -16,6 +16,7 @@ fn dump_config_prints_the_effective_settings() {
         let out = Command::new(binary(service))
             .arg("--dump-config")
             .env("SHANGJI_NATS_URL", "nats://127.0.0.1:4999")
+            .env("SHANGJI_WORKER_THREADS", "1")
             .env(
                 format!("SHANGJI_{}_LISTEN_ADDR", service.to_uppercase()),
                 "127.0.0.1:6000",
@@ -33,6 +34,7 @@ fn dump_config_prints_the_effective_settings() {
         assert_eq!(config["service"], *service);
         assert_eq!(config["nats_url"], "nats://127.0.0.1:4999");
         assert_eq!(config["listen_addr"], "127.0.0.1:6000");
+        assert_eq!(config["worker_threads"], 1);
         assert!(config["bus"]["max_deliver"].as_u64().is_some());
     }
 }
@@ -62,6 +64,14 @@ fn a_bad_setting_exits_64_naming_it() {
             "{service}"
         );
     }
+
+    // Zero worker threads would start a runtime that never runs anything.
+    let out = Command::new(binary("dedup"))
+        .env("SHANGJI_DEDUP_WORKER_THREADS", "0")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(64));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("worker_threads"));
 
     // A service's own section is checked at load time too.
     let out = Command::new(binary("pipeline"))

@@ -325,10 +325,11 @@ where
         );
         return ExitCode::SUCCESS;
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    if let Some(workers) = settings.worker_threads {
+        runtime.worker_threads(workers);
+    }
+    let runtime = match runtime.enable_all().build() {
         Ok(rt) => rt,
         Err(err) => {
             eprintln!("{binary}: cannot start the async runtime: {err}");

@@ -36,6 +36,11 @@ pub struct Settings {
     pub bus: BusSettings,
     /// How long a first SIGTERM may take to drain before the process exits anyway.
     pub shutdown_grace_secs: u64,
+    /// Async worker threads; unset, one per CPU the process may use. Each consumer
+    /// applies one batch at a time, handing every statement to its database thread and
+    /// back, so where all six services share a few cores one worker each spends less
+    /// on waking threads than two (`make run` sets 1; see docs/benchmarks.md).
+    pub worker_threads: Option<usize>,
 }
 
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -90,6 +95,7 @@ impl Settings {
             otlp_endpoint: None,
             bus: BusSettings::default(),
             shutdown_grace_secs: 20,
+            worker_threads: None,
         }
     }
 
@@ -125,6 +131,12 @@ impl Settings {
             return Err(ConfigError::Invalid {
                 setting: "bus.max_deliver / bus.batch_size".into(),
                 reason: "must be at least 1".into(),
+            });
+        }
+        if self.worker_threads == Some(0) {
+            return Err(ConfigError::Invalid {
+                setting: "worker_threads".into(),
+                reason: "must be at least 1 (unset: one per CPU)".into(),
             });
         }
         if tracing_subscriber::EnvFilter::try_new(&self.log).is_err() {
