@@ -136,8 +136,7 @@ fn funnel_of(catalog: &[CatalogStage], rows: &[&RollupRow]) -> domain::Funnel {
 /// The funnel as it stands, sliced as asked.
 pub async fn funnel(db: &Db, tenant: &str, q: &ReportQuery) -> Result<FunnelResponse, ApiError> {
     let months = (q.from_month, q.to_month);
-    let (catalog, rows, leads) = futures::try_join!(
-        open_catalog(db, tenant),
+    let (rows, leads) = futures::try_join!(
         sum(db, tenant, q, metric::FUNNEL, &EVERY_DIM, months, None),
         sum(
             db,
@@ -149,6 +148,8 @@ pub async fn funnel(db: &Db, tenant: &str, q: &ReportQuery) -> Result<FunnelResp
             Some(Group::Nothing)
         ),
     )?;
+    // After the rows: the catalog only grows, so it names every stage they count.
+    let catalog = open_catalog(db, tenant).await?;
     let leads_dims_kept = q.layout(&[dim::ALL, dim::SOURCE, dim::REP]).is_ok();
     let leads_received = leads
         .iter()
@@ -204,18 +205,18 @@ pub async fn funnel_as_of(
             "give either as_of or a month range, not both",
         ));
     }
-    let (catalog, rows) = futures::try_join!(
-        open_catalog(db, tenant),
-        sum(
-            db,
-            tenant,
-            q,
-            metric::FUNNEL_DAY,
-            &TEAM_AND_REP,
-            (None, Some(day)),
-            None
-        ),
-    )?;
+    let rows = sum(
+        db,
+        tenant,
+        q,
+        metric::FUNNEL_DAY,
+        &TEAM_AND_REP,
+        (None, Some(day)),
+        None,
+    )
+    .await?;
+    // After the rows: the catalog only grows, so it names every stage they count.
+    let catalog = open_catalog(db, tenant).await?;
     let as_of = |rows: &[&RollupRow]| {
         let mut reached: BTreeMap<i64, i64> = BTreeMap::new();
         let (mut won, mut lost) = (0, 0);
@@ -322,18 +323,18 @@ pub async fn stage_cycle_times(
     q: &ReportQuery,
 ) -> Result<StageCycleTimesResponse, ApiError> {
     let months = (q.from_month, q.to_month);
-    let (catalog, rows) = futures::try_join!(
-        open_catalog(db, tenant),
-        sum(
-            db,
-            tenant,
-            q,
-            metric::STAGE_CYCLE,
-            &TEAM_AND_REP,
-            months,
-            None
-        ),
-    )?;
+    let rows = sum(
+        db,
+        tenant,
+        q,
+        metric::STAGE_CYCLE,
+        &TEAM_AND_REP,
+        months,
+        None,
+    )
+    .await?;
+    // After the rows: the catalog only grows, so it names every stage they count.
+    let catalog = open_catalog(db, tenant).await?;
     let slices = if q.slice == SliceBy::None {
         Vec::new()
     } else {
@@ -584,8 +585,7 @@ pub async fn forecast(
         slice: SliceBy::Period,
         ..q.clone()
     };
-    let (catalog, open, outcomes, funnel) = futures::try_join!(
-        open_catalog(db, tenant),
+    let (open, outcomes, funnel) = futures::try_join!(
         sum(
             db,
             tenant,
@@ -607,6 +607,8 @@ pub async fn forecast(
             Some(Group::Nothing)
         ),
     )?;
+    // After the rows: the catalog only grows, so it names every stage they count.
+    let catalog = open_catalog(db, tenant).await?;
     let mut stage_win_rates = Vec::new();
     let mut rates = BTreeMap::new();
     for c in &catalog {
