@@ -131,7 +131,7 @@ pub async fn record_owner(
 /// What `opportunity.created` says about an opportunity.
 #[derive(Clone, Copy, Debug)]
 pub struct Opening<'a> {
-    /// '' when the event names none (then `owner_as_of` is ignored).
+    /// '' when the event names none: an owner known already then stays.
     pub owner_rep_id: &'a str,
     pub customer_id: &'a str,
     pub team: &'a str,
