@@ -478,6 +478,57 @@ async fn floods_are_flagged_past_the_limit(backend: Backend) {
     h.stop().await;
 }
 
+/// Submissions arriving together share a transaction and one count of the flood
+/// counters; each must still see the count as it was right after it was added, so a
+/// burst for one phone lets exactly the limit through, however the burst was grouped,
+/// and a retry racing its first call counts once.
+async fn a_burst_for_one_contact_lets_the_limit_through(backend: Backend) {
+    let h = Harness::start_with(backend, config()).await;
+    let calls = (0..12).map(|i| {
+        let mut client = h.client.clone();
+        async move {
+            // Keys 0-7, four of them sent twice at once.
+            let key = format!("burst-{}", i % 8);
+            let lead = person("郑洁", "13500135000", "");
+            (key.clone(), submit(&mut client, &key, lead).await)
+        }
+    });
+    let answers = futures::future::join_all(calls).await;
+    let mut by_key: HashMap<String, SubmitLeadResponse> = HashMap::new();
+    for (key, answer) in answers {
+        if let Some(first) = by_key.get(&key) {
+            assert_eq!(
+                first.lead_id, answer.lead_id,
+                "a retry of {key} got another lead"
+            );
+            assert_eq!(
+                first.flagged, answer.flagged,
+                "a retry of {key} was screened apart"
+            );
+        }
+        by_key.insert(key, answer);
+    }
+    assert_eq!(by_key.len(), 8);
+    let flagged = by_key.values().filter(|a| a.flagged).count();
+    assert_eq!(
+        flagged, 5,
+        "a limit of 3 lets three of eight submissions through"
+    );
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_burst_for_one_contact_lets_the_limit_through_on_sqlite() {
+    a_burst_for_one_contact_lets_the_limit_through(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_burst_for_one_contact_lets_the_limit_through_on_postgres() {
+    if postgres_or_skip("a_burst_for_one_contact_lets_the_limit_through_on_postgres") {
+        a_burst_for_one_contact_lets_the_limit_through(Backend::Postgres).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn floods_are_flagged_past_the_limit_on_sqlite() {
     floods_are_flagged_past_the_limit(Backend::Sqlite).await;

@@ -10,6 +10,8 @@
 //!
 //! [`Call`] does all three; [`once`] wraps a whole handler body in them.
 
+use std::collections::{BTreeMap, HashMap};
+
 use prost::Message;
 use sha2::Digest;
 
@@ -42,16 +44,86 @@ pub async fn replay<M: Message + Default>(
     .bind(key)
     .fetch_optional(db.reader())
     .await?;
-    match row {
-        None => Ok(None),
-        Some((hash, _)) if hash != request_hash => Err(ApiError::invalid_field(
-            "idempotency_key",
-            format!("`{key}` was already used for a different {method} request; use a new key"),
-        )),
-        Some((_, response)) => M::decode(response.as_slice())
-            .map(Some)
-            .map_err(|e| ApiError::Internal(anyhow::Error::new(e).context("stored response"))),
+    row.map(|(request_hash_then, response)| {
+        Earlier {
+            request_hash: request_hash_then,
+            response,
+        }
+        .answer(method, key, request_hash)
+    })
+    .transpose()
+}
+
+/// What an earlier call with a key stored: its fingerprint and its encoded response.
+pub struct Earlier {
+    pub request_hash: String,
+    pub response: Vec<u8>,
+}
+
+impl Earlier {
+    /// The stored response to hand a retry of the same request; the same key used for
+    /// a different request is refused.
+    pub fn answer<M: Message + Default>(
+        &self,
+        method: &str,
+        key: &str,
+        request_hash: &str,
+    ) -> Result<M, ApiError> {
+        if self.request_hash != request_hash {
+            return Err(ApiError::invalid_field(
+                "idempotency_key",
+                format!("`{key}` was already used for a different {method} request; use a new key"),
+            ));
+        }
+        M::decode(self.response.as_slice())
+            .map_err(|e| ApiError::Internal(anyhow::Error::new(e).context("stored response")))
     }
+}
+
+/// What earlier calls of `method` stored under any of `keys` (tenant, key), read on
+/// `tx` so a group of calls is checked in one statement per tenant, not one per call.
+/// Keys never used are absent from the map.
+pub async fn earlier_calls(
+    tx: &mut Tx,
+    method: &str,
+    keys: &[(&str, &str)],
+) -> Result<HashMap<(String, String), Earlier>, sqlx::Error> {
+    let mut by_tenant: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for &(tenant_id, key) in keys {
+        if !key.is_empty() {
+            by_tenant.entry(tenant_id).or_default().push(key);
+        }
+    }
+    let mut found = HashMap::new();
+    for (tenant_id, keys) in by_tenant {
+        for chunk in keys.chunks(500) {
+            let mut params = crate::db::Params::new(tx);
+            let (tenant, method_param) = (params.one(), params.one());
+            let list = params.list(chunk.len());
+            let sql = format!(
+                "SELECT idempotency_key, request_hash, response FROM idempotency_keys
+                 WHERE tenant_id = {tenant} AND method = {method_param}
+                   AND idempotency_key IN ({list})"
+            );
+            let mut query =
+                sqlx::query_as::<_, (String, String, Vec<u8>)>(sqlx::AssertSqlSafe(sql))
+                    .bind(tenant_id)
+                    .bind(method);
+            for key in chunk {
+                query = query.bind(*key);
+            }
+            for (key, request_hash, response) in query.fetch_all(&mut **tx).await? {
+                found.insert(
+                    (tenant_id.to_owned(), key),
+                    Earlier {
+                        request_hash,
+                        response,
+                    },
+                );
+            }
+        }
+    }
+    Ok(found)
 }
 
 /// Longest idempotency key accepted.

@@ -4,9 +4,9 @@
 //! connection's thread. Stored alone, a submission kept intake's one writer for about
 //! six statements (flood counters, lead, trail step, idempotency key, outbox, commit);
 //! under load the submissions queued for it, and that queue was the acknowledgement
-//! latency. Committed as a group, the leads, steps, idempotency keys and events each go
-//! in one multi-row statement per group; only the flood counters stay one statement per
-//! submission, since each count must see the ones before it.
+//! latency. Committed as a group, the idempotency check, the flood counters, the leads,
+//! steps, idempotency keys and events each take one multi-row statement per group (each
+//! submission still sees the flood count as it was right after it was added).
 //!
 //! Nothing waits to fill a group: the committer takes whatever is queued when it becomes
 //! free, so a lone submission commits at once and a burst shares commits. If a group's
@@ -14,6 +14,7 @@
 //! submissions is committed alone, so one cannot fail the others. A submission's answer
 //! is sent only after its transaction committed.
 
+use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -24,16 +25,17 @@ use shangji_contracts::intake::{ScreeningCode, SubmitLeadResponse};
 use shangji_contracts::time::now_millis;
 use shangji_platform::db::Backend;
 use shangji_platform::grpc::RequestContext;
-use shangji_platform::idempotency::{self, Remembered};
+use shangji_platform::idempotency::{self, Earlier, Remembered};
 use shangji_platform::{Db, Tx};
 use tokio::sync::{Mutex, mpsc, oneshot};
 use tracing::Instrument as _;
 
 use super::SUBMIT_LEAD;
 use super::screened::{ScreenedLead, store_screened};
-use crate::domain::screening::flood::{self, FloodLimits};
+use crate::domain::screening::flood::{self, FloodLimits, Subject};
 use crate::domain::screening::{self, Flag};
 use crate::store;
+use crate::store::flags::Tally;
 
 /// Most submissions in one transaction.
 const MAX_GROUP: usize = 128;
@@ -44,6 +46,15 @@ const QUEUE: usize = 1024;
 const POSTGRES_COMMITTERS: usize = 4;
 /// Stale flood counters are pruned once every this many counted submissions.
 const PRUNE_EVERY: u64 = 1024;
+
+/// What became of a submission.
+pub enum Stored {
+    /// Stored now, with this answer.
+    Now(SubmitLeadResponse),
+    /// Its idempotency key was used before: what that call stored (the same answer for
+    /// a retry; a different request's for a reused key, which the caller refuses).
+    Before(Earlier),
+}
 
 /// A checked submission on its way to the database.
 pub struct Submitted {
@@ -63,7 +74,7 @@ struct Pending {
     submitted: Submitted,
     /// The request's span: the lead's event carries its trace.
     span: tracing::Span,
-    reply: oneshot::Sender<Result<SubmitLeadResponse, sqlx::Error>>,
+    reply: oneshot::Sender<Result<Stored, sqlx::Error>>,
 }
 
 /// Hands submissions to the committers.
@@ -105,9 +116,10 @@ impl GroupCommit {
     }
 
     /// Stores the submission (screened, flood-counted, announced or flagged) with its
-    /// idempotency key and returns the answer once that is committed. A unique
-    /// violation means a concurrent call with the same key committed first.
-    pub async fn commit(&self, submitted: Submitted) -> Result<SubmitLeadResponse, sqlx::Error> {
+    /// idempotency key and returns the answer once that is committed, or what an earlier
+    /// call with the key stored. A unique violation means a concurrent call with the
+    /// same key committed first.
+    pub async fn commit(&self, submitted: Submitted) -> Result<Stored, sqlx::Error> {
         let (reply, answer) = oneshot::channel();
         let pending = Pending {
             submitted,
@@ -217,15 +229,15 @@ impl Committer {
     }
 
     /// Stores every submission of the group in one transaction; any failure fails all.
-    async fn store_group(&self, group: &[Pending]) -> Result<Vec<SubmitLeadResponse>, GroupError> {
+    async fn store_group(&self, group: &[Pending]) -> Result<Vec<Stored>, GroupError> {
         let now = now_millis();
         let mut tx = self.db.begin().await.map_err(GroupError::Store)?;
-        let responses = self
+        let answers = self
             .store_in(&mut tx, group, now)
             .await
             .map_err(GroupError::Store)?;
         tx.commit().await.map_err(GroupError::Commit)?;
-        Ok(responses)
+        Ok(answers)
     }
 
     async fn store_in(
@@ -233,13 +245,36 @@ impl Committer {
         tx: &mut Tx,
         group: &[Pending],
         now: i64,
-    ) -> Result<Vec<SubmitLeadResponse>, sqlx::Error> {
-        let mut leads = Vec::with_capacity(group.len());
-        let mut responses = Vec::with_capacity(group.len());
-        for pending in group {
+    ) -> Result<Vec<Stored>, sqlx::Error> {
+        // Retries of calls stored before are answered with what was stored, and neither
+        // stored nor counted again. Checked here, in the group's transaction, rather than
+        // before queueing: one statement per group instead of one per submission.
+        let keys: Vec<(&str, &str)> = group
+            .iter()
+            .map(|p| (p.submitted.ctx.tenant_id.as_str(), p.submitted.key.as_str()))
+            .collect();
+        let mut earlier = idempotency::earlier_calls(tx, SUBMIT_LEAD, &keys).await?;
+        let mut answers: Vec<Option<Stored>> = keys
+            .iter()
+            .map(|&(tenant_id, key)| {
+                earlier
+                    .remove(&(tenant_id.to_owned(), key.to_owned()))
+                    .map(Stored::Before)
+            })
+            .collect();
+        let fresh: Vec<&Pending> = group
+            .iter()
+            .zip(&answers)
+            .filter(|(_, answer)| answer.is_none())
+            .map(|(pending, _)| pending)
+            .collect();
+        let floods = self.count_floods(tx, &fresh, now).await?;
+        let mut leads = Vec::with_capacity(fresh.len());
+        let mut responses = Vec::with_capacity(fresh.len());
+        for (pending, flood_flags) in fresh.iter().zip(floods) {
             let s = &pending.submitted;
             let mut flags = screening::screen(&s.lead);
-            flags.extend(self.count_floods(tx, s, now).await?);
+            flags.extend(flood_flags);
             responses.push(SubmitLeadResponse {
                 lead_id: s.lead_id.clone(),
                 replayed: false,
@@ -259,7 +294,7 @@ impl Committer {
             });
         }
         store_screened(tx, leads, now).await?;
-        let remembered: Vec<Remembered<'_, SubmitLeadResponse>> = group
+        let remembered: Vec<Remembered<'_, SubmitLeadResponse>> = fresh
             .iter()
             .zip(&responses)
             .map(|(pending, response)| Remembered {
@@ -270,7 +305,15 @@ impl Committer {
             })
             .collect();
         idempotency::remember_all(tx, SUBMIT_LEAD, &remembered).await?;
-        Ok(responses)
+        drop(remembered);
+        let mut responses = responses.into_iter();
+        Ok(answers
+            .iter_mut()
+            .map(|answer| match answer.take() {
+                Some(before) => before,
+                None => Stored::Now(responses.next().unwrap_or_default()),
+            })
+            .collect())
     }
 
     /// Housekeeping once the callers have their answers: prunes stale flood counters
@@ -281,36 +324,68 @@ impl Committer {
         }
     }
 
-    /// Counts this submission against its client address, phone and e-mail (one upsert)
-    /// and flags those over their limit.
+    /// Counts each submission against its client address, phone and e-mail (one upsert
+    /// for the group) and returns, per submission, the flood flags of those over their
+    /// limit. Each submission sees the count as it was after it was added, as if the
+    /// group's submissions had been counted one by one in order.
     async fn count_floods(
         &self,
         tx: &mut Tx,
-        s: &Submitted,
+        group: &[&Pending],
         now: i64,
-    ) -> Result<Vec<Flag>, sqlx::Error> {
+    ) -> Result<Vec<Vec<Flag>>, sqlx::Error> {
         let limits = self.flood_limits;
-        let subjects = flood::subjects(&s.lead, s.client_address.as_deref(), &limits);
-        if subjects.is_empty() {
-            return Ok(Vec::new());
+        let subjects: Vec<Vec<Subject>> = group
+            .iter()
+            .map(|p| {
+                let s = &p.submitted;
+                flood::subjects(&s.lead, s.client_address.as_deref(), &limits)
+            })
+            .collect();
+        // Per submission and subject: which tally it adds to and its place in it (1-based).
+        let mut tallies: Vec<Tally<'_>> = Vec::new();
+        let mut tally_of: HashMap<(&str, &Subject), usize> = HashMap::new();
+        let mut places: Vec<Vec<(usize, i64)>> = Vec::with_capacity(group.len());
+        for (pending, subjects) in group.iter().zip(&subjects) {
+            let tenant_id = pending.submitted.ctx.tenant_id.as_str();
+            let mut mine = Vec::with_capacity(subjects.len());
+            for subject in subjects {
+                let index = *tally_of.entry((tenant_id, subject)).or_insert_with(|| {
+                    tallies.push(Tally {
+                        tenant_id,
+                        subject,
+                        added: 0,
+                    });
+                    tallies.len() - 1
+                });
+                tallies[index].added += 1;
+                mine.push((index, tallies[index].added));
+            }
+            places.push(mine);
+        }
+        if tallies.is_empty() {
+            return Ok(vec![Vec::new(); group.len()]);
         }
         let start = flood::window_start(now, limits.window_ms);
-        let counts = store::flags::count_submission(
-            tx,
-            &s.ctx.tenant_id,
-            &subjects,
-            start,
-            limits.window_ms,
-        )
-        .await?;
-        self.counted.fetch_add(1, Ordering::Relaxed);
-        Ok(subjects
+        let counts = store::flags::count_submissions(tx, &tallies, start, limits.window_ms).await?;
+        self.counted
+            .fetch_add(group.len() as u64, Ordering::Relaxed);
+        Ok(places
             .iter()
-            .zip(counts)
-            .filter_map(|(subject, (current, previous))| {
-                let estimated = flood::estimate(current, previous, start, now, limits.window_ms);
-                flood::check(subject, estimated, &limits)
-                    .map(|problem| Flag::new(ScreeningCode::Flood, subject.kind.field(), problem))
+            .map(|mine| {
+                mine.iter()
+                    .filter_map(|&(index, place)| {
+                        let tally = &tallies[index];
+                        let (after_group, previous) = counts[index];
+                        // What the count was right after this submission was added.
+                        let current = after_group - tally.added + place;
+                        let estimated =
+                            flood::estimate(current, previous, start, now, limits.window_ms);
+                        flood::check(tally.subject, estimated, &limits).map(|problem| {
+                            Flag::new(ScreeningCode::Flood, tally.subject.kind.field(), problem)
+                        })
+                    })
+                    .collect()
             })
             .collect())
     }
@@ -337,10 +412,10 @@ impl Committer {
 /// Logs the outcome in the request's span and hands it to the waiting caller (gone, if
 /// the caller gave up: its retry will find the remembered answer). Returns the tenant of
 /// a submission stored.
-fn answer(pending: Pending, result: Result<SubmitLeadResponse, sqlx::Error>) -> Option<String> {
+fn answer(pending: Pending, result: Result<Stored, sqlx::Error>) -> Option<String> {
     let s = &pending.submitted;
     let stored = match &result {
-        Ok(response) => {
+        Ok(Stored::Now(response)) => {
             let _in_request = pending.span.enter();
             if response.flagged {
                 let codes: Vec<_> = response
@@ -354,7 +429,7 @@ fn answer(pending: Pending, result: Result<SubmitLeadResponse, sqlx::Error>) -> 
             }
             Some(s.ctx.tenant_id.clone())
         }
-        Err(_) => None,
+        Ok(Stored::Before(_)) | Err(_) => None,
     };
     let _ = pending.reply.send(result);
     stored

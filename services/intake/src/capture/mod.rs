@@ -20,9 +20,10 @@ use shangji_contracts::time::from_millis;
 use shangji_platform::bus::{self, EventContext};
 use shangji_platform::db::is_unique_violation;
 use shangji_platform::grpc::{ApiError, FieldViolation, RequestContext};
+use shangji_platform::idempotency::Earlier;
 use shangji_platform::{Db, Tx, idempotency, ids};
 
-use self::group_commit::{GroupCommit, Submitted};
+use self::group_commit::{GroupCommit, Stored, Submitted};
 use crate::api::schema::SchemaCache;
 use crate::domain::schema::Schema;
 use crate::domain::screening::flood::FloodLimits;
@@ -117,20 +118,6 @@ impl Capture {
             lead: submission.lead.clone(),
             attribution: submission.attribution.clone(),
         });
-        let replay = || {
-            idempotency::replay::<SubmitLeadResponse>(
-                &self.db,
-                &ctx.tenant_id,
-                SUBMIT_LEAD,
-                &key,
-                &hash,
-            )
-        };
-        if let Some(mut earlier) = replay().await? {
-            earlier.replayed = true;
-            return Ok(earlier);
-        }
-
         let attribution = Attribution {
             channel: submission.channel,
             channel_id: submission.channel_id,
@@ -147,18 +134,37 @@ impl Capture {
             client_address: client_address.map(str::to_owned),
         };
         match self.group_commit.commit(submitted).await {
-            Ok(response) => Ok(response),
+            Ok(Stored::Now(response)) => Ok(response),
+            // A retry: the first call's answer (the key reused for another request: refused).
+            Ok(Stored::Before(earlier)) => replayed(&earlier, &key, &hash),
             // A concurrent retry with the same key committed first: answer as it did.
-            Err(err) if is_unique_violation(&err) => match replay().await? {
-                Some(mut earlier) => {
-                    earlier.replayed = true;
-                    Ok(earlier)
+            Err(err) if is_unique_violation(&err) => {
+                match idempotency::replay::<SubmitLeadResponse>(
+                    &self.db,
+                    &ctx.tenant_id,
+                    SUBMIT_LEAD,
+                    &key,
+                    &hash,
+                )
+                .await?
+                {
+                    Some(mut earlier) => {
+                        earlier.replayed = true;
+                        Ok(earlier)
+                    }
+                    None => Err(err.into()),
                 }
-                None => Err(err.into()),
-            },
+            }
             Err(err) => Err(err.into()),
         }
     }
+}
+
+/// The answer to a retry: the first call's, marked as replayed.
+fn replayed(earlier: &Earlier, key: &str, hash: &str) -> Result<SubmitLeadResponse, ApiError> {
+    let mut response: SubmitLeadResponse = earlier.answer(SUBMIT_LEAD, key, hash)?;
+    response.replayed = true;
+    Ok(response)
 }
 
 /// The first trail step's text: the channel, and the form/connector/file it came through.

@@ -1,6 +1,8 @@
 //! Screening's SQL: flagged leads with their reasons and a person's decision, and the
 //! flood counters.
 
+use std::collections::HashMap;
+
 use prost::Message as _;
 use sha2::{Digest as _, Sha256};
 use shangji_contracts::intake::ScreeningFlag;
@@ -170,65 +172,89 @@ fn subject_key(subject: &Subject) -> String {
     format!("{}:{}", subject.kind.as_str(), hex::encode(&digest[..16]))
 }
 
-/// A subject's counts after this submission was added.
+/// A subject's counts after a group's submissions were added.
 #[derive(Debug, sqlx::FromRow)]
 struct CountRow {
+    tenant_id: String,
     subject: String,
     submissions: i64,
     previous: i64,
 }
 
-/// Counts one submission against each subject in a single upsert and returns, per
-/// subject in the order given, (count in the current window, count in the previous one).
-/// A window that has passed rolls over in the same statement: the current count becomes
-/// the previous one (or 0 after a quiet window) and counting starts again from 1.
-pub async fn count_submission(
+/// One subject counted `added` times by a group of submissions.
+pub struct Tally<'a> {
+    pub tenant_id: &'a str,
+    pub subject: &'a Subject,
+    pub added: i64,
+}
+
+/// A subject's counts once its tally was added: (count in the current window, count
+/// in the previous one).
+pub type Counts = (i64, i64);
+
+/// Adds each tally to its subject's counter (the subjects distinct) in one upsert and
+/// returns the counts after it, in the order given. A window that has passed rolls over
+/// in the same statement: the current count becomes the previous one (or 0 after a
+/// quiet window) and counting starts again from the tally.
+pub async fn count_submissions(
     tx: &mut Tx,
-    tenant_id: &str,
-    subjects: &[Subject],
+    tallies: &[Tally<'_>],
     window_start: i64,
     window_ms: i64,
-) -> Result<Vec<(i64, i64)>, sqlx::Error> {
-    if subjects.is_empty() {
-        return Ok(Vec::new());
+) -> Result<Vec<Counts>, sqlx::Error> {
+    let keys: Vec<String> = tallies.iter().map(|t| subject_key(t.subject)).collect();
+    // Every replica's committers lock the counters in the same order, so two groups on
+    // PostgreSQL cannot deadlock over the same subjects.
+    let mut order: Vec<usize> = (0..tallies.len()).collect();
+    order.sort_by(|&a, &b| (tallies[a].tenant_id, &keys[a]).cmp(&(tallies[b].tenant_id, &keys[b])));
+    let mut rows = Vec::with_capacity(tallies.len());
+    // Three parameters a row keeps every statement far below the bind limits.
+    for chunk in order.chunks(500) {
+        let values: Vec<String> = (0..chunk.len())
+            .map(|i| format!("(${}, ${}, $1, ${}, 0)", 3 * i + 3, 3 * i + 4, 3 * i + 5))
+            .collect();
+        // SET expressions all read the row as it was before the update.
+        let sql = format!(
+            "INSERT INTO screening_counters (tenant_id, subject, window_start, submissions, previous)
+             VALUES {}
+             ON CONFLICT (tenant_id, subject) DO UPDATE SET
+               previous = CASE
+                 WHEN screening_counters.window_start = excluded.window_start
+                   THEN screening_counters.previous
+                 WHEN screening_counters.window_start = excluded.window_start - $2
+                   THEN screening_counters.submissions
+                 ELSE 0 END,
+               submissions = CASE
+                 WHEN screening_counters.window_start = excluded.window_start
+                   THEN screening_counters.submissions + excluded.submissions
+                 ELSE excluded.submissions END,
+               window_start = excluded.window_start
+             RETURNING tenant_id, subject, submissions, previous",
+            values.join(", ")
+        );
+        let mut query = sqlx::query_as::<_, CountRow>(sqlx::AssertSqlSafe(sql))
+            .bind(window_start)
+            .bind(window_ms);
+        for &i in chunk {
+            query = query
+                .bind(tallies[i].tenant_id)
+                .bind(&keys[i])
+                .bind(tallies[i].added);
+        }
+        rows.extend(query.fetch_all(&mut **tx).await?);
     }
-    let keys: Vec<String> = subjects.iter().map(subject_key).collect();
-    let values: Vec<String> = (0..keys.len())
-        .map(|i| format!("($1, ${}, $2, 1, 0)", i + 4))
+    let counted: HashMap<(String, String), Counts> = rows
+        .into_iter()
+        .map(|r| ((r.tenant_id, r.subject), (r.submissions, r.previous)))
         .collect();
-    // SET expressions all read the row as it was before the update.
-    let sql = format!(
-        "INSERT INTO screening_counters (tenant_id, subject, window_start, submissions, previous)
-         VALUES {}
-         ON CONFLICT (tenant_id, subject) DO UPDATE SET
-           previous = CASE
-             WHEN screening_counters.window_start = excluded.window_start
-               THEN screening_counters.previous
-             WHEN screening_counters.window_start = excluded.window_start - $3
-               THEN screening_counters.submissions
-             ELSE 0 END,
-           submissions = CASE
-             WHEN screening_counters.window_start = excluded.window_start
-               THEN screening_counters.submissions + 1
-             ELSE 1 END,
-           window_start = excluded.window_start
-         RETURNING subject, submissions, previous",
-        values.join(", ")
-    );
-    let mut query = sqlx::query_as::<_, CountRow>(sqlx::AssertSqlSafe(sql))
-        .bind(tenant_id)
-        .bind(window_start)
-        .bind(window_ms);
-    for key in &keys {
-        query = query.bind(key);
-    }
-    let rows = query.fetch_all(&mut **tx).await?;
-    Ok(keys
+    Ok(tallies
         .iter()
-        .map(|key| {
-            rows.iter()
-                .find(|r| &r.subject == key)
-                .map_or((1, 0), |r| (r.submissions, r.previous))
+        .zip(keys)
+        .map(|(tally, key)| {
+            counted
+                .get(&(tally.tenant_id.to_owned(), key))
+                .copied()
+                .unwrap_or((tally.added, 0))
         })
         .collect())
 }

@@ -17,7 +17,7 @@ pub struct FloodLimits {
 }
 
 /// What is counted.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum SubjectKind {
     Address,
     Phone,
@@ -44,7 +44,7 @@ impl SubjectKind {
 }
 
 /// One thing counted: its kind and its normalised value.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Subject {
     pub kind: SubjectKind,
     pub value: String,
