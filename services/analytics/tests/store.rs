@@ -49,39 +49,39 @@ async fn contract(server: &Server) {
     org_replica_keeps_the_highest_version(&server.database("org").await).await;
 }
 
+async fn order(
+    learned: &catalog::Learned,
+    tx: &mut shangji_platform::Tx,
+    stage: &str,
+) -> Option<u32> {
+    learned.order_of(tx, "t1", stage).await.expect("order")
+}
+
 async fn catalog_learns_the_newest_order(db: &Db) {
     let mut tx = db.begin().await.expect("begin");
-    catalog::learn(&mut tx, "t1", "qualified", 1, 100)
-        .await
-        .expect("learn");
-    catalog::learn(&mut tx, "t1", "lead", 0, 100)
-        .await
-        .expect("learn");
-    catalog::learn(&mut tx, "t1", "proposal", 3, 200)
-        .await
-        .expect("learn");
+    let mut learned = catalog::Learned::default();
+    learned.learn("t1", "qualified", 1, 100);
+    learned.learn("t1", "lead", 0, 100);
+    learned.learn("t1", "proposal", 3, 200);
     // An older statement loses, a newer one wins (the pipeline was reordered).
-    catalog::learn(&mut tx, "t1", "proposal", 9, 150)
-        .await
-        .expect("learn");
-    catalog::learn(&mut tx, "t1", "qualified", 2, 300)
-        .await
-        .expect("learn");
-    catalog::learn(&mut tx, "t2", "lead", 5, 100)
-        .await
-        .expect("learn");
-    assert_eq!(
-        catalog::order_of(&mut tx, "t1", "proposal")
-            .await
-            .expect("order"),
-        Some(3)
-    );
-    assert_eq!(
-        catalog::order_of(&mut tx, "t1", "won")
-            .await
-            .expect("order"),
-        None
-    );
+    learned.learn("t1", "proposal", 9, 150);
+    learned.learn("t1", "qualified", 2, 300);
+    learned.learn("t2", "lead", 5, 100);
+    // What the batch learned counts before it is written.
+    assert_eq!(order(&learned, &mut tx, "proposal").await, Some(3));
+    assert_eq!(order(&learned, &mut tx, "won").await, None);
+    learned.write(&mut tx).await.expect("write");
+    tx.commit().await.expect("commit");
+
+    // A later batch: a stored statement newer than the batch's wins, in the batch's
+    // reads and when it is written; an older one is replaced.
+    let mut tx = db.begin().await.expect("begin");
+    let mut learned = catalog::Learned::default();
+    learned.learn("t1", "proposal", 7, 180);
+    learned.learn("t1", "lead", 0, 400);
+    assert_eq!(order(&learned, &mut tx, "proposal").await, Some(3));
+    assert_eq!(order(&learned, &mut tx, "lead").await, Some(0));
+    learned.write(&mut tx).await.expect("write");
     tx.commit().await.expect("commit");
     let stages: Vec<(String, u32)> = catalog::stages(db, "t1")
         .await

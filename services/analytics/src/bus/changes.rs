@@ -20,7 +20,7 @@ use shangji_platform::bus::{HandlerError, IncomingEvent};
 use crate::domain::{
     Closing, LeadFacts, OpportunityFacts, Origin, StagePosition, Touch, is_terminal_stage,
 };
-use crate::store;
+use crate::store::catalog::Learned;
 
 /// A change to the read models.
 // One short-lived value per event: boxing the large variant would buy nothing.
@@ -76,8 +76,13 @@ fn open_stage(stage: &str, order: u32) -> Option<StagePosition> {
     })
 }
 
-/// Learns stage orders the event states and turns it into a change.
-pub async fn change_of(tx: &mut Tx, event: &IncomingEvent) -> Result<Change, HandlerError> {
+/// Learns stage orders the event states (into `learned`, which the caller writes with
+/// its batch) and turns it into a change.
+pub async fn change_of(
+    tx: &mut Tx,
+    learned: &mut Learned,
+    event: &IncomingEvent,
+) -> Result<Change, HandlerError> {
     let tenant = event.tenant_id();
     let ty = event.event_type();
     let change = if ty == LeadReceived::TYPE {
@@ -154,7 +159,7 @@ pub async fn change_of(tx: &mut Tx, event: &IncomingEvent) -> Result<Change, Han
         let at = time_of(e.created_at.as_ref(), event);
         let stage = open_stage(&e.stage, e.stage_order);
         if let Some(s) = &stage {
-            store::catalog::learn(tx, tenant, &s.stage, s.order, at).await?;
+            learned.learn(tenant, &s.stage, s.order, at);
         }
         Change::Opportunity(
             required(&e.opportunity_id, "opportunity_id")?,
@@ -187,7 +192,7 @@ pub async fn change_of(tx: &mut Tx, event: &IncomingEvent) -> Result<Change, Han
         let from = open_stage(&e.from_stage, e.from_stage_order);
         let to = open_stage(&e.to_stage, e.to_stage_order);
         for s in from.iter().chain(&to) {
-            store::catalog::learn(tx, tenant, &s.stage, s.order, at).await?;
+            learned.learn(tenant, &s.stage, s.order, at);
         }
         Change::Opportunity(
             required(&e.opportunity_id, "opportunity_id")?,
@@ -253,7 +258,7 @@ pub async fn change_of(tx: &mut Tx, event: &IncomingEvent) -> Result<Change, Han
         let order = if from_stage.is_empty() || is_terminal_stage(&from_stage) {
             None
         } else {
-            store::catalog::order_of(tx, tenant, &from_stage).await?
+            learned.order_of(tx, tenant, &from_stage).await?
         };
         let stage = open_stage(&from_stage, order.unwrap_or(0));
         Change::Opportunity(
@@ -326,7 +331,7 @@ pub async fn change_of(tx: &mut Tx, event: &IncomingEvent) -> Result<Change, Han
         let at = time_of(e.reopened_at.as_ref(), event);
         let stage = open_stage(&e.stage, e.stage_order);
         if let Some(s) = &stage {
-            store::catalog::learn(tx, tenant, &s.stage, s.order, at).await?;
+            learned.learn(tenant, &s.stage, s.order, at);
         }
         Change::Opportunity(
             required(&e.opportunity_id, "opportunity_id")?,

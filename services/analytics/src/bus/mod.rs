@@ -17,6 +17,7 @@ use tracing::Instrument as _;
 use gather::Gathered;
 use shangji_platform::bus::{Handler, HandlerError, IncomingEvent};
 
+use crate::store::catalog::Learned;
 use crate::store::{generations, org, projection, states};
 
 /// The live consumers' handler (one for each stream).
@@ -41,6 +42,7 @@ impl Handler for ReadModelEvents {
 /// gathered and written once per state (see [`gather`]).
 async fn apply_events(tx: &mut Tx, events: &[&IncomingEvent]) -> Result<(), HandlerError> {
     let mut gathered = Gathered::default();
+    let mut learned = Learned::default();
     // Read once per tenant: the batch is one transaction, applied as of its start.
     let mut targets: HashMap<&str, generations::Targets> = HashMap::new();
     for event in events {
@@ -48,7 +50,9 @@ async fn apply_events(tx: &mut Tx, events: &[&IncomingEvent]) -> Result<(), Hand
         if tenant.is_empty() {
             return Err(changes::reject("the envelope names no tenant"));
         }
-        let change = change_of(tx, event).instrument(event.span.clone()).await?;
+        let change = change_of(tx, &mut learned, event)
+            .instrument(event.span.clone())
+            .await?;
         match &change {
             Change::Nothing => continue,
             Change::Team(t) => {
@@ -110,6 +114,7 @@ async fn apply_events(tx: &mut Tx, events: &[&IncomingEvent]) -> Result<(), Hand
         );
     }
     gathered.flush(tx).await?;
+    learned.write(tx).await?;
     Ok(())
 }
 

@@ -16,6 +16,7 @@ use shangji_platform::{Db, Tx};
 
 use super::gather::Gathered;
 use super::{Change, apply, change_of};
+use crate::store::catalog::Learned;
 use crate::store::generations;
 
 /// Streams whose events feed the rebuilt read models (the org replica is not
@@ -183,11 +184,12 @@ async fn apply_batch(
     let mut tx = db.begin().await?;
     let mut applied = 0;
     let mut gathered = Gathered::default();
+    let mut learned = Learned::default();
     for event in batch {
         if !generations::first_application(&mut tx, tenant, generation, event.event_id()).await? {
             continue;
         }
-        let change = match change_of(&mut tx, event).await {
+        let change = match change_of(&mut tx, &mut learned, event).await {
             Ok(change) => change,
             // The live consumer dead-lettered it too: it never counted.
             Err(HandlerError::Reject(err)) => {
@@ -207,6 +209,7 @@ async fn apply_batch(
         applied += 1;
     }
     gathered.flush(&mut tx).await?;
+    learned.write(&mut tx).await?;
     tx.commit().await?;
     Ok(applied)
 }
