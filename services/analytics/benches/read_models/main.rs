@@ -81,9 +81,11 @@ async fn main() -> anyhow::Result<()> {
         .await?;
     }
     // The stages' order, as the handlers learn it from the events that state it.
+    let mut learned = catalog::Learned::default();
     for (stage, order, _) in STAGES {
-        catalog::learn(&mut tx, TENANT, stage, order, START).await?;
+        learned.learn(TENANT, stage, order, START);
     }
+    learned.write(&mut tx).await?;
     tx.commit().await?;
 
     let csv_path = data_dir.join("opportunities.csv");
