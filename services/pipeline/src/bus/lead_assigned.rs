@@ -26,7 +26,8 @@ use crate::bus::events;
 use crate::domain::activity::touchpoint_summary;
 use crate::domain::opportunity::opportunity_name;
 use crate::domain::{Activity, ActivityKind, Change, Opportunity, Pipeline, Status, parse_budget};
-use crate::store::lead_links::Link;
+use crate::store::history::HistoryRow;
+use crate::store::lead_links::{Link, NewLink};
 use crate::store::{activities, history, lead_links, merges, opportunities, pipelines};
 
 /// Who history names when the event carries no user.
@@ -47,25 +48,81 @@ impl LeadAssignedHandler {
     }
 }
 
-/// The pipelines a batch opened opportunities in, by (tenant, team): a batch is applied
-/// in one transaction and no handler changes a pipeline's definition (only the API
-/// does), so each team's pipeline is read once per batch, not three statements per lead.
-type BatchPipelines = HashMap<(String, String), Arc<Pipeline>>;
+/// What a batch of assignments shares.
+#[derive(Default)]
+pub struct AssignedBatch {
+    /// The pipelines the batch opened opportunities in, by (tenant, team): a batch is
+    /// applied in one transaction and no handler changes a pipeline's definition (only
+    /// the API does), so each team's pipeline is read once per batch.
+    pipelines: HashMap<(String, String), Arc<Pipeline>>,
+    /// History rows and lead links, written in one statement each when the batch ends:
+    /// no later event of the batch reads history, and links are looked up here first.
+    history: Vec<HistoryRow>,
+    links: Vec<NewLink>,
+}
+
+impl AssignedBatch {
+    /// The opportunity a lead of this batch was linked to, if one was.
+    fn linked(&self, tenant_id: &str, lead_id: &str) -> Option<String> {
+        self.links
+            .iter()
+            .find(|l| l.lead_id == lead_id && l.tenant_id == tenant_id)
+            .map(|l| l.opportunity_id.clone())
+    }
+
+    fn record(
+        &mut self,
+        lead: &Assignment<'_>,
+        opportunity_id: &str,
+        changes: &[Change],
+        now: i64,
+    ) {
+        self.history.extend(changes.iter().map(|change| HistoryRow {
+            tenant_id: lead.tenant_id.to_owned(),
+            opportunity_id: opportunity_id.to_owned(),
+            user_id: lead.user_id.to_owned(),
+            at: now,
+            change: change.clone(),
+        }));
+    }
+
+    fn link(&mut self, lead: &Assignment<'_>, opportunity_id: &str, link: Link, at: i64) {
+        self.links.push(NewLink {
+            tenant_id: lead.tenant_id.to_owned(),
+            lead_id: lead.lead_id.to_owned(),
+            opportunity_id: opportunity_id.to_owned(),
+            link,
+            at,
+        });
+    }
+}
 
 impl BatchHandler for LeadAssignedHandler {
-    type Batch = BatchPipelines;
+    type Batch = AssignedBatch;
 
-    fn new_batch(&self) -> BatchPipelines {
-        BatchPipelines::new()
+    fn new_batch(&self) -> AssignedBatch {
+        AssignedBatch::default()
     }
 
     async fn apply(
         &self,
         tx: &mut Tx,
         event: &IncomingEvent,
-        pipelines: &mut BatchPipelines,
+        batch: &mut AssignedBatch,
     ) -> Result<(), HandlerError> {
-        self.assigned(tx, event, pipelines).await
+        self.assigned(tx, event, batch).await
+    }
+
+    async fn finish(&self, tx: &mut Tx, batch: &mut AssignedBatch) -> Result<(), HandlerError> {
+        history::append_rows(tx, &batch.history).await?;
+        lead_links::insert_all(tx, &batch.links)
+            .await
+            .map_err(|err| {
+                lost_race(
+                    err,
+                    "a lead was handled concurrently under another event id",
+                )
+            })
     }
 }
 
@@ -74,7 +131,7 @@ impl LeadAssignedHandler {
         &self,
         tx: &mut Tx,
         event: &IncomingEvent,
-        pipelines: &mut BatchPipelines,
+        batch: &mut AssignedBatch,
     ) -> Result<(), HandlerError> {
         // Anything but a lead.assigned on this subject is a producer's bug: decoding
         // rejects it, so it is dead-lettered rather than dropped.
@@ -84,15 +141,16 @@ impl LeadAssignedHandler {
             merges::lead_link_and_customer(tx, lead.tenant_id, &assigned.customer_id, lead.lead_id)
                 .await?;
         lead.customer_id = customer_id;
-        if let Some(opportunity_id) = linked {
+        if let Some(opportunity_id) = linked.or_else(|| batch.linked(lead.tenant_id, lead.lead_id))
+        {
             tracing::debug!(lead_id = lead.lead_id, %opportunity_id, "lead already handled; nothing to do");
             metrics::counter!("shangji_pipeline_leads_total", "outcome" => "duplicate")
                 .increment(1);
             return Ok(());
         }
         match opportunities::find_open_for_customer(tx, lead.tenant_id, &lead.customer_id).await? {
-            Some(open) => attach(tx, event, &lead, open).await,
-            None => self.open(tx, event, &lead, pipelines).await,
+            Some(open) => attach(tx, event, &lead, open, batch).await,
+            None => self.open(tx, event, &lead, batch).await,
         }
     }
 }
@@ -155,10 +213,10 @@ impl LeadAssignedHandler {
         tx: &mut Tx,
         incoming: &IncomingEvent,
         lead: &Assignment<'_>,
-        batch_pipelines: &mut BatchPipelines,
+        batch: &mut AssignedBatch,
     ) -> Result<(), HandlerError> {
         let key = (lead.tenant_id.to_owned(), lead.event.team.clone());
-        let pipeline = match batch_pipelines.get(&key) {
+        let pipeline = match batch.pipelines.get(&key) {
             Some(pipeline) => pipeline.clone(),
             None => {
                 let pipeline = pipelines::for_team(tx, lead.tenant_id, &lead.event.team)
@@ -169,7 +227,7 @@ impl LeadAssignedHandler {
                         ))
                     })?;
                 let pipeline = Arc::new(pipeline);
-                batch_pipelines.insert(key, pipeline.clone());
+                batch.pipelines.insert(key, pipeline.clone());
                 pipeline
             }
         };
@@ -227,16 +285,8 @@ impl LeadAssignedHandler {
             Change::new("stage", "", entry.name.clone()),
             Change::new("owner_rep_id", "", lead.rep_id),
         ];
-        history::append(
-            tx,
-            lead.tenant_id,
-            &opp.opportunity_id,
-            lead.user_id,
-            now,
-            &changes,
-        )
-        .await?;
-        link(tx, lead, &opp.opportunity_id, Link::Opened, now).await?;
+        batch.record(lead, &opp.opportunity_id, &changes, now);
+        batch.link(lead, &opp.opportunity_id, Link::Opened, now);
         bus::enqueue(tx, &incoming.follow_on(), &events::created(&opp, entry)).await?;
         metrics::counter!("shangji_pipeline_leads_total", "outcome" => "opened").increment(1);
         tracing::info!(
@@ -257,6 +307,7 @@ async fn attach(
     incoming: &IncomingEvent,
     lead: &Assignment<'_>,
     mut opp: Opportunity,
+    batch: &mut AssignedBatch,
 ) -> Result<(), HandlerError> {
     if opp.owner_rep_id != lead.rep_id {
         // One customer, one owner: assignment should have chosen the owner; keep the
@@ -291,15 +342,7 @@ async fn attach(
         None => activity.summary.clone(),
     };
     let change = Change::new("lead_attached", "", lead.lead_id).with_note(note);
-    history::append(
-        tx,
-        lead.tenant_id,
-        &opp.opportunity_id,
-        lead.user_id,
-        now,
-        &[change],
-    )
-    .await?;
+    batch.record(lead, &opp.opportunity_id, &[change], now);
     opp.updated_at = now;
     if !opportunities::update(tx, &opp).await? {
         // Changed (perhaps closed) since we read it: decide again on redelivery.
@@ -309,7 +352,7 @@ async fn attach(
             lead.lead_id
         )));
     }
-    link(tx, lead, &opp.opportunity_id, Link::Attached, now).await?;
+    batch.link(lead, &opp.opportunity_id, Link::Attached, now);
     bus::enqueue(
         tx,
         &incoming.follow_on(),
@@ -324,23 +367,6 @@ async fn attach(
         "attached the lead to the customer's open opportunity"
     );
     Ok(())
-}
-
-async fn link(
-    tx: &mut Tx,
-    lead: &Assignment<'_>,
-    opportunity_id: &str,
-    how: Link,
-    now: i64,
-) -> Result<(), HandlerError> {
-    lead_links::insert(tx, lead.tenant_id, lead.lead_id, opportunity_id, how, now)
-        .await
-        .map_err(|err| {
-            lost_race(
-                err,
-                "the lead was handled concurrently under another event id",
-            )
-        })
 }
 
 /// A unique violation means another replica won a race; the redelivery sees its result.

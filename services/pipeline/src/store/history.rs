@@ -5,6 +5,16 @@ use sqlx::{AnyConnection, Row as _};
 
 use crate::domain::{Change, HistoryEntry};
 
+/// A change to append, with the opportunity it belongs to and who made it when.
+#[derive(Clone, Debug)]
+pub struct HistoryRow {
+    pub tenant_id: String,
+    pub opportunity_id: String,
+    pub user_id: String,
+    pub at: i64,
+    pub change: Change,
+}
+
 /// Appends `changes`, made by `user_id` at `at`, in order: one statement for all of
 /// them (an opportunity opens with three), rows inserted in the order given so their
 /// sequence numbers keep it.
@@ -16,8 +26,24 @@ pub async fn append(
     at: i64,
     changes: &[Change],
 ) -> Result<(), sqlx::Error> {
+    let rows: Vec<HistoryRow> = changes
+        .iter()
+        .map(|change| HistoryRow {
+            tenant_id: tenant_id.to_owned(),
+            opportunity_id: opportunity_id.to_owned(),
+            user_id: user_id.to_owned(),
+            at,
+            change: change.clone(),
+        })
+        .collect();
+    append_rows(conn, &rows).await
+}
+
+/// Appends rows of any opportunities in one statement, in the order given (each
+/// opportunity's rows keep their order in its sequence numbers).
+pub async fn append_rows(conn: &mut AnyConnection, rows: &[HistoryRow]) -> Result<(), sqlx::Error> {
     // Eight parameters a row keeps a statement far below the bind limits.
-    for chunk in changes.chunks(500) {
+    for chunk in rows.chunks(500) {
         let mut params = Params::new(conn);
         let values = params.rows(chunk.len(), 8);
         let sql = format!(
@@ -26,16 +52,16 @@ pub async fn append(
              VALUES {values}"
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for change in chunk {
+        for row in chunk {
             query = query
-                .bind(tenant_id)
-                .bind(opportunity_id)
-                .bind(&change.field)
-                .bind(&change.old_value)
-                .bind(&change.new_value)
-                .bind(user_id)
-                .bind(at)
-                .bind(&change.note);
+                .bind(&row.tenant_id)
+                .bind(&row.opportunity_id)
+                .bind(&row.change.field)
+                .bind(&row.change.old_value)
+                .bind(&row.change.new_value)
+                .bind(&row.user_id)
+                .bind(row.at)
+                .bind(&row.change.note);
         }
         query.execute(&mut *conn).await?;
     }

@@ -29,12 +29,26 @@ pub trait BatchHandler: Send + Sync + 'static {
         event: &'a IncomingEvent,
         batch: &'a mut Self::Batch,
     ) -> impl Future<Output = Result<(), HandlerError>> + Send + 'a;
+
+    /// Runs after the batch's last event was applied, in its transaction: writes what
+    /// the events left in `batch` to be written together (rows no later event of the
+    /// batch reads back, one multi-row statement for the batch instead of one per
+    /// event). An error here fails the batch like an event's. The default writes nothing.
+    fn finish<'a>(
+        &'a self,
+        tx: &'a mut Tx,
+        batch: &'a mut Self::Batch,
+    ) -> impl Future<Output = Result<(), HandlerError>> + Send + 'a {
+        let _ = (tx, batch);
+        async { Ok(()) }
+    }
 }
 
 impl<T: BatchHandler> Handler for T {
     async fn handle(&self, tx: &mut Tx, event: &IncomingEvent) -> Result<(), HandlerError> {
         let mut batch = self.new_batch();
-        self.apply(tx, event, &mut batch).await
+        self.apply(tx, event, &mut batch).await?;
+        self.finish(tx, &mut batch).await
     }
 
     async fn handle_batch(
@@ -48,6 +62,6 @@ impl<T: BatchHandler> Handler for T {
                 .instrument(event.span.clone())
                 .await?;
         }
-        Ok(())
+        self.finish(tx, &mut batch).await
     }
 }
