@@ -1,6 +1,8 @@
 //! What the learned model reads of a lead's values, on SQLite and on PostgreSQL: each
-//! value's outcomes and how many values of its field have outcomes, in one statement.
+//! value's outcomes and how many values of its field have outcomes, in one statement;
+//! and the leads that opened a batch's opportunities, recorded together.
 
+use shangji_dedup::store::lead_scores::{self, LeadScoreRecord};
 use shangji_dedup::store::outcomes;
 use shangji_platform::Db;
 use shangji_testkit::Postgres;
@@ -78,6 +80,83 @@ async fn value_stats_contract(db: &Db) {
             .unwrap()
             .is_empty()
     );
+}
+
+fn scored(lead_id: &str, source: &str) -> LeadScoreRecord {
+    LeadScoreRecord {
+        lead_id: lead_id.into(),
+        customer_id: format!("cus_{lead_id}"),
+        model: "rules".into(),
+        rules_version: 1,
+        score: 0.5,
+        grade: "B".into(),
+        rule_score: 0.5,
+        factors: Vec::new(),
+        missed: Vec::new(),
+        features: vec![("source".into(), source.into())],
+        outcomes_learned: 0,
+        scored_at: 1,
+    }
+}
+
+/// The leads that opened a batch's opportunities are recorded together at its end: an
+/// opportunity whose outcome arrived before its lead is counted then, once; one just
+/// opened counts nothing; noting the same opportunity twice records it once.
+async fn opened_by_contract(db: &Db) {
+    let mut tx = db.begin().await.unwrap();
+    lead_scores::record(&mut tx, "acme", &scored("lead_a", "referral"))
+        .await
+        .unwrap();
+    lead_scores::record(&mut tx, "acme", &scored("lead_b", "fair"))
+        .await
+        .unwrap();
+    // opp_a was won before its opportunity.created arrived.
+    outcomes::record_outcome(&mut tx, "acme", "opp_a", outcomes::Outcome::Won, 10)
+        .await
+        .unwrap();
+    let mut opened = outcomes::OpenedBy::default();
+    opened.note("acme", "opp_b", "lead_b");
+    opened.note("acme", "opp_a", "lead_a");
+    opened.note("acme", "opp_a", "lead_a");
+    opened.record(&mut tx, 20).await.unwrap();
+    // Recording them again (a redelivered batch whose inbox row was lost) counts nothing.
+    opened.note("acme", "opp_a", "lead_a");
+    opened.record(&mut tx, 30).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let mut conn = db.reader().acquire().await.unwrap();
+    let totals = outcomes::totals(&mut conn, "acme").await.unwrap();
+    assert_eq!((totals.won, totals.lost), (1, 0), "opp_a's win, once");
+    let features = [
+        ("source".to_owned(), "referral".to_owned()),
+        ("source".to_owned(), "fair".to_owned()),
+    ];
+    let stats = outcomes::value_stats(&mut conn, "acme", &features)
+        .await
+        .unwrap();
+    let counts: Vec<(i64, i64)> = stats
+        .iter()
+        .map(|s| (s.counts.won, s.counts.lost))
+        .collect();
+    assert_eq!(
+        counts,
+        vec![(1, 0), (0, 0)],
+        "lead_a's value learned the win"
+    );
+}
+
+#[tokio::test]
+async fn opened_by_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/dedup.db?mode=rwc", dir.path().display());
+    opened_by_contract(&migrated(&url).await).await;
+}
+
+#[tokio::test]
+async fn opened_by_on_postgres() {
+    let postgres = Postgres::start().await.unwrap();
+    let url = postgres.create_database("dedup_opened").await.unwrap();
+    opened_by_contract(&migrated(&url).await).await;
 }
 
 #[tokio::test]

@@ -12,6 +12,7 @@ use super::scoring::{self, ScoredLead, TenantScoring};
 use crate::domain::GradeThresholds;
 use crate::domain::matching::{MatchProfile, MatchThresholds};
 use crate::domain::merge_review::{PossibleMatch, ReviewEvidence};
+use crate::store::lead_scores::PendingScores;
 use crate::store::{
     LeadIdentity, Resolution, ResolveError, ResolvedLead, merge, resolve_lead, review, thresholds,
 };
@@ -22,37 +23,48 @@ pub struct LeadReceivedHandler {
     pub match_thresholds: MatchThresholds,
 }
 
-/// A tenant's settings as one consumer batch reads them: match thresholds, scoring
-/// rules and outcome counts, read for the batch's first lead of the tenant and used for
-/// the rest. The batch is one transaction whose handlers change none of them; an event
-/// retried alone after its batch failed reads them afresh.
-type BatchSettings = HashMap<String, Arc<TenantSettings>>;
+/// What one consumer batch of leads shares.
+#[derive(Default)]
+pub struct QualifyBatch {
+    /// Each tenant's settings: match thresholds, scoring rules and outcome counts, read
+    /// for the batch's first lead of the tenant and used for the rest. The batch is one
+    /// transaction whose handlers change none of them; an event retried alone after its
+    /// batch failed reads them afresh.
+    settings: HashMap<String, Arc<TenantSettings>>,
+    /// The leads' scores, recorded in one statement when the batch ends.
+    scores: PendingScores,
+}
 
-/// One tenant's entry in [`BatchSettings`].
+/// One tenant's settings in a [`QualifyBatch`].
 pub struct TenantSettings {
     match_thresholds: MatchThresholds,
     scoring: TenantScoring,
 }
 
 impl bus::BatchHandler for LeadReceivedHandler {
-    type Batch = BatchSettings;
+    type Batch = QualifyBatch;
 
-    fn new_batch(&self) -> BatchSettings {
-        BatchSettings::new()
+    fn new_batch(&self) -> QualifyBatch {
+        QualifyBatch::default()
     }
 
     async fn apply(
         &self,
         tx: &mut Tx,
         event: &IncomingEvent,
-        settings: &mut BatchSettings,
+        batch: &mut QualifyBatch,
     ) -> Result<(), HandlerError> {
         // The consumer filters on lead.received; anything else is not ours to judge.
         if !event.is::<LeadReceived>() {
             return Ok(());
         }
         let received: LeadReceived = event.decode()?;
-        self.qualify(tx, event, received, settings).await
+        self.qualify(tx, event, received, batch).await
+    }
+
+    async fn finish(&self, tx: &mut Tx, batch: &mut QualifyBatch) -> Result<(), HandlerError> {
+        batch.scores.write(tx).await?;
+        Ok(())
     }
 }
 
@@ -62,9 +74,9 @@ impl LeadReceivedHandler {
         &self,
         tx: &mut Tx,
         tenant_id: &str,
-        batch: &mut BatchSettings,
+        batch: &mut QualifyBatch,
     ) -> Result<Arc<TenantSettings>, sqlx::Error> {
-        if let Some(settings) = batch.get(tenant_id) {
+        if let Some(settings) = batch.settings.get(tenant_id) {
             return Ok(settings.clone());
         }
         let settings = Arc::new(TenantSettings {
@@ -72,7 +84,9 @@ impl LeadReceivedHandler {
                 .await?,
             scoring: TenantScoring::read(tx, tenant_id, self.thresholds).await?,
         });
-        batch.insert(tenant_id.to_owned(), settings.clone());
+        batch
+            .settings
+            .insert(tenant_id.to_owned(), settings.clone());
         Ok(settings)
     }
 }
@@ -83,7 +97,7 @@ impl LeadReceivedHandler {
         tx: &mut Tx,
         event: &IncomingEvent,
         received: LeadReceived,
-        batch: &mut BatchSettings,
+        batch: &mut QualifyBatch,
     ) -> Result<(), HandlerError> {
         let tenant_id = event.tenant_id();
         if tenant_id.is_empty() {
@@ -149,7 +163,9 @@ impl LeadReceivedHandler {
             lead: &lead,
             received_at,
         };
-        let recorded = scoring::score_and_record(tx, &scored, &settings.scoring, now).await?;
+        let recorded =
+            scoring::score_and_record(tx, &scored, &settings.scoring, &mut batch.scores, now)
+                .await?;
         let score = recorded.score;
         tracing::info!(lead_id = %received.lead_id, customer_id = %customer_id, new_customer,
             account_match_only, score = score.score, grade = score.grade.as_str(),

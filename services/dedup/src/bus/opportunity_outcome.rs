@@ -10,18 +10,32 @@ use shangji_contracts::time::now_millis;
 use shangji_platform::Tx;
 use shangji_platform::bus::{self, HandlerError, IncomingEvent};
 
-use crate::store::outcomes::{self, Outcome};
+use crate::store::outcomes::{self, OpenedBy, Outcome};
 
 /// The opportunity events dedup consumes (subject names).
 pub const OUTCOME_EVENTS: &[&str] = &["created", "won", "lost", "reopened"];
 
 pub struct OpportunityOutcomeHandler;
 
-impl bus::Handler for OpportunityOutcomeHandler {
-    async fn handle<'a>(
-        &'a self,
-        tx: &'a mut Tx,
-        event: &'a IncomingEvent,
+impl bus::BatchHandler for OpportunityOutcomeHandler {
+    /// The leads that opened the batch's opportunities, recorded together at its end
+    /// (the writes settle in any order, so recording them last changes nothing).
+    type Batch = OpenedBy;
+
+    fn new_batch(&self) -> OpenedBy {
+        OpenedBy::default()
+    }
+
+    async fn finish(&self, tx: &mut Tx, opened: &mut OpenedBy) -> Result<(), HandlerError> {
+        opened.record(tx, now_millis()).await?;
+        Ok(())
+    }
+
+    async fn apply(
+        &self,
+        tx: &mut Tx,
+        event: &IncomingEvent,
+        opened: &mut OpenedBy,
     ) -> Result<(), HandlerError> {
         let tenant_id = event.tenant_id();
         if tenant_id.is_empty() {
@@ -37,14 +51,7 @@ impl bus::Handler for OpportunityOutcomeHandler {
             if created.lead_id.is_empty() || created.opportunity_id.is_empty() {
                 return Ok(());
             }
-            outcomes::record_lead(
-                tx,
-                tenant_id,
-                &created.opportunity_id,
-                &created.lead_id,
-                now,
-            )
-            .await?;
+            opened.note(tenant_id, &created.opportunity_id, &created.lead_id);
             return Ok(());
         } else if event.is::<OpportunityWon>() {
             (

@@ -3,6 +3,8 @@
 //! learned score reads. Counts change incrementally as outcomes arrive, so the model is
 //! always trained on everything known, without batch retraining.
 
+use std::collections::BTreeMap;
+
 use shangji_platform::db::Params;
 use sqlx::AnyConnection;
 
@@ -52,19 +54,64 @@ pub async fn record_lead(
     lead_id: &str,
     now: i64,
 ) -> Result<(), sqlx::Error> {
-    let known: (String, String, String) = sqlx::query_as(
-        "INSERT INTO opportunity_outcomes (tenant_id, opportunity_id, lead_id, updated_at)
-         VALUES ($1, $2, $3, $4)
-         ON CONFLICT (tenant_id, opportunity_id) DO UPDATE SET lead_id = excluded.lead_id
-         RETURNING lead_id, outcome, counted",
-    )
-    .bind(tenant_id)
-    .bind(opportunity_id)
-    .bind(lead_id)
-    .bind(now)
-    .fetch_one(&mut *conn)
-    .await?;
-    settle(conn, tenant_id, opportunity_id, known, now).await
+    let mut opened = OpenedBy::default();
+    opened.note(tenant_id, opportunity_id, lead_id);
+    opened.record(conn, now).await
+}
+
+/// The leads that opened a batch's opportunities, noted in one statement when the
+/// batch ends (an opportunity just opened most often has nothing to settle).
+#[derive(Debug, Default)]
+pub struct OpenedBy {
+    /// (tenant, opportunity) -> lead; ordered, so writers lock rows in the same order.
+    leads: BTreeMap<(String, String), String>,
+}
+
+impl OpenedBy {
+    pub fn note(&mut self, tenant_id: &str, opportunity_id: &str, lead_id: &str) {
+        self.leads.insert(
+            (tenant_id.to_owned(), opportunity_id.to_owned()),
+            lead_id.to_owned(),
+        );
+    }
+
+    /// Records every noted lead, settles each opportunity whose outcome was known
+    /// before its lead, and forgets them.
+    pub async fn record(&mut self, conn: &mut AnyConnection, now: i64) -> Result<(), sqlx::Error> {
+        let leads: Vec<_> = std::mem::take(&mut self.leads).into_iter().collect();
+        // Four parameters a row keeps every statement far below the bind limits.
+        for chunk in leads.chunks(500) {
+            let values = Params::new(conn).rows(chunk.len(), 4);
+            let sql = format!(
+                "INSERT INTO opportunity_outcomes (tenant_id, opportunity_id, lead_id, updated_at)
+                 VALUES {values}
+                 ON CONFLICT (tenant_id, opportunity_id) DO UPDATE SET lead_id = excluded.lead_id
+                 RETURNING tenant_id, opportunity_id, lead_id, outcome, counted"
+            );
+            let mut query = sqlx::query_as::<_, (String, String, String, String, String)>(
+                sqlx::AssertSqlSafe(sql),
+            );
+            for ((tenant_id, opportunity_id), lead_id) in chunk {
+                query = query
+                    .bind(tenant_id)
+                    .bind(opportunity_id)
+                    .bind(lead_id)
+                    .bind(now);
+            }
+            let known = query.fetch_all(&mut *conn).await?;
+            for (tenant_id, opportunity_id, lead_id, outcome, counted) in known {
+                settle(
+                    conn,
+                    &tenant_id,
+                    &opportunity_id,
+                    (lead_id, outcome, counted),
+                    now,
+                )
+                .await?;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Notes how the opportunity stands (won, lost, or open again), then settles. Events
