@@ -279,13 +279,17 @@ async fn the_first_decision_stands(db: &Db) {
     );
 }
 
-/// Applies one opportunity fact the way the consumer does: record, then recount.
+/// Applies one opportunity fact the way the consumer does: record, then recount the
+/// reps it touched (with the batch, once each).
 async fn apply(db: &Db, fact: impl AsyncFnOnce(&mut shangji_platform::Tx) -> Vec<String>) {
     let mut tx = db.begin().await.unwrap();
     let touched = fact(&mut tx).await;
-    for rep in touched {
-        reps::refresh_open_count(&mut tx, T, &rep, 1).await.unwrap();
+    let mut recount = reps::Recount::default();
+    for rep in &touched {
+        recount.add(T, rep);
+        recount.add(T, rep);
     }
+    recount.refresh(&mut tx, 1).await.unwrap();
     tx.commit().await.unwrap();
 }
 

@@ -2,7 +2,7 @@
 //! recycling clock), and the pool drain when capacity frees up.
 //!
 //! The facts go into `opportunity_owners` as order-independent upserts and the affected
-//! reps are recounted, so a redelivered, duplicated or out-of-order event leaves the
+//! reps are recounted (once per batch, or before a pool drain reads the counts), so a redelivered, duplicated or out-of-order event leaves the
 //! same count, and a count can never go negative. An owner change also moves the
 //! customer to the new owner, so the next lead of that customer follows the deal.
 
@@ -13,12 +13,13 @@ use shangji_contracts::events::opportunity::{
 };
 use shangji_contracts::time::to_millis;
 use shangji_platform::Tx;
-use shangji_platform::bus::{Handler, HandlerError, IncomingEvent};
+use shangji_platform::bus::{BatchHandler, HandlerError, IncomingEvent};
 
 use crate::clock::Clock;
 use crate::placement::drain;
 use crate::store::opportunities::{self, Opened};
-use crate::store::{owners, reps};
+use crate::store::owners;
+use crate::store::reps::Recount;
 
 /// Keeps reps' open loads and the recycling clocks.
 #[derive(Debug, Default)]
@@ -45,8 +46,26 @@ enum Fact {
     FollowedUp,
 }
 
-impl Handler for RepLoadTracking {
-    async fn handle(&self, tx: &mut Tx, event: &IncomingEvent) -> Result<(), HandlerError> {
+impl BatchHandler for RepLoadTracking {
+    /// The reps whose load the batch changed, recounted once each: before a pool drain
+    /// (which reads the counts) and when the batch ends.
+    type Batch = Recount;
+
+    fn new_batch(&self) -> Recount {
+        Recount::default()
+    }
+
+    async fn finish(&self, tx: &mut Tx, recount: &mut Recount) -> Result<(), HandlerError> {
+        recount.refresh(tx, self.clock.now()).await?;
+        Ok(())
+    }
+
+    async fn apply(
+        &self,
+        tx: &mut Tx,
+        event: &IncomingEvent,
+        recount: &mut Recount,
+    ) -> Result<(), HandlerError> {
         let Some((opportunity_id, at, fact)) = read_fact(event)? else {
             return Ok(());
         };
@@ -104,11 +123,12 @@ impl Handler for RepLoadTracking {
             // changes nothing the schedule depends on).
             opportunities::reschedule_one(tx, tenant_id, &opportunity_id).await?;
         }
-        let now = self.clock.now();
-        for rep_id in touched.iter().filter(|r| !r.is_empty()) {
-            reps::refresh_open_count(tx, tenant_id, rep_id, now).await?;
+        for rep_id in &touched {
+            recount.add(tenant_id, rep_id);
         }
         if freed {
+            let now = self.clock.now();
+            recount.refresh(tx, now).await?;
             drain::drain_pool(tx, &event.follow_on(), now).await?;
         }
         tracing::debug!(tenant_id, opportunity_id = %opportunity_id, event = event.event_type(), reps = ?touched, "rep load updated");

@@ -1,7 +1,10 @@
 //! The `reps` table: profiles, the load assignment balances on, and `rep_days` (new
 //! leads and pool claims per UTC day).
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use shangji_platform::Tx;
+use shangji_platform::db::Params;
 use sqlx::Row as _;
 use sqlx::any::AnyRow;
 
@@ -221,6 +224,54 @@ async fn bump_day(
     .execute(&mut **tx)
     .await?;
     Ok(())
+}
+
+/// Reps whose open opportunities a batch changed, recounted together: once per rep
+/// however many of its opportunities the batch touched, one statement per tenant.
+#[derive(Debug, Default)]
+pub struct Recount {
+    /// tenant -> reps; ordered, so writers lock the rows in the same order.
+    reps: BTreeMap<String, BTreeSet<String>>,
+}
+
+impl Recount {
+    pub fn add(&mut self, tenant_id: &str, rep_id: &str) {
+        if rep_id.is_empty() {
+            return;
+        }
+        self.reps
+            .entry(tenant_id.to_owned())
+            .or_default()
+            .insert(rep_id.to_owned());
+    }
+
+    /// Recounts every rep added (see [`refresh_open_count`]) and forgets them.
+    pub async fn refresh(&mut self, tx: &mut Tx, now: i64) -> Result<(), sqlx::Error> {
+        for (tenant_id, reps) in std::mem::take(&mut self.reps) {
+            let reps: Vec<String> = reps.into_iter().collect();
+            for chunk in reps.chunks(500) {
+                // Placeholders in the order they appear (SQLite's are positional).
+                let mut params = Params::new(tx);
+                let (at, tenant) = (params.one(), params.one());
+                let list = params.list(chunk.len());
+                let sql = format!(
+                    "UPDATE reps SET updated_at = {at}, open_count = (
+                         SELECT COUNT(*) FROM opportunity_owners o
+                         WHERE o.tenant_id = reps.tenant_id AND o.rep_id = reps.rep_id
+                           AND o.closed = 0)
+                     WHERE tenant_id = {tenant} AND rep_id IN ({list})"
+                );
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(now)
+                    .bind(&tenant_id);
+                for rep_id in chunk {
+                    query = query.bind(rep_id);
+                }
+                query.execute(&mut **tx).await?;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Recounts the rep's open opportunities from `opportunity_owners`. Counting instead of
