@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 use shangji_platform::Tx;
+use shangji_platform::db::{BoundQuery, DeferredRow};
 
 use super::{Exec, flag};
 use crate::domain::Audit;
@@ -32,6 +33,9 @@ struct Detail {
     audit: Audit,
 }
 
+/// Records the decision when `tx` commits, with the transaction's other decisions in
+/// one statement: nothing reads a decision back before (GetAssignment reads committed
+/// ones) and each has a fresh id.
 pub async fn insert(
     tx: &mut Tx,
     tenant_id: &str,
@@ -43,24 +47,45 @@ pub async fn insert(
         audit: record.audit.clone(),
     })
     .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-    sqlx::query(
-        "INSERT INTO decisions (tenant_id, decision_id, lead_id, trigger_kind, rep_id, pooled,
-                                rule, reason, detail, decided_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-    )
-    .bind(tenant_id)
-    .bind(&record.decision_id)
-    .bind(&record.lead_id)
-    .bind(&record.trigger)
-    .bind(&record.rep_id)
-    .bind(flag(record.pooled))
-    .bind(&record.rule)
-    .bind(&record.reason)
-    .bind(detail)
-    .bind(record.decided_at)
-    .execute(&mut **tx)
-    .await?;
+    tx.defer(DecisionRow {
+        tenant_id: tenant_id.to_owned(),
+        record: record.clone(),
+        detail,
+    });
     Ok(())
+}
+
+/// A decision waiting in its transaction to be written.
+struct DecisionRow {
+    tenant_id: String,
+    record: DecisionRecord,
+    detail: String,
+}
+
+impl DeferredRow for DecisionRow {
+    fn insert(&self) -> &'static str {
+        "INSERT INTO decisions (tenant_id, decision_id, lead_id, trigger_kind, rep_id, pooled,
+                                rule, reason, detail, decided_at)"
+    }
+
+    fn width(&self) -> usize {
+        10
+    }
+
+    fn bind<'q>(&'q self, query: BoundQuery<'q>) -> BoundQuery<'q> {
+        let record = &self.record;
+        query
+            .bind(&self.tenant_id)
+            .bind(&record.decision_id)
+            .bind(&record.lead_id)
+            .bind(&record.trigger)
+            .bind(&record.rep_id)
+            .bind(flag(record.pooled))
+            .bind(&record.rule)
+            .bind(&record.reason)
+            .bind(&self.detail)
+            .bind(record.decided_at)
+    }
 }
 
 type Row = (

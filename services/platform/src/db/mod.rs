@@ -18,11 +18,13 @@ use sqlx::any::AnyPoolOptions;
 use sqlx::{AnyPool, Executor, Transaction};
 use tokio::sync::Notify;
 
+mod deferred;
 mod json_rows;
 mod migrate;
 mod outbox_rows;
 mod params;
 
+pub use deferred::{BoundQuery, DeferredRow};
 pub use json_rows::{from_json_rows, json_rows};
 pub use migrate::{Migration, Migrations};
 pub(crate) use outbox_rows::OutboxRow;
@@ -128,6 +130,7 @@ impl Db {
         Ok(Tx {
             inner: self.writer.begin().await?,
             outbox_rows: Vec::new(),
+            deferred: Vec::new(),
             outbox_written: self.outbox_written.clone(),
             service: self.service.clone(),
         })
@@ -155,6 +158,8 @@ pub struct Tx {
     /// Outbox rows enqueued so far, written at commit: a batch of N events costs one
     /// round trip to the database instead of N.
     outbox_rows: Vec<OutboxRow>,
+    /// Append-only rows deferred to the commit (see [`DeferredRow`]).
+    deferred: Vec<Box<dyn DeferredRow>>,
     outbox_written: Arc<Notify>,
     service: Arc<str>,
 }
@@ -165,6 +170,8 @@ impl Tx {
     }
 
     pub async fn commit(mut self) -> Result<(), sqlx::Error> {
+        let deferred = std::mem::take(&mut self.deferred);
+        deferred::insert(&mut self.inner, &deferred).await?;
         let rows = std::mem::take(&mut self.outbox_rows);
         let wrote_outbox = !rows.is_empty();
         outbox_rows::insert(&mut self.inner, &rows).await?;
@@ -177,6 +184,13 @@ impl Tx {
 
     pub async fn rollback(self) -> Result<(), sqlx::Error> {
         self.inner.rollback().await
+    }
+
+    /// Inserts `row` when the transaction commits, in one statement with the other rows
+    /// deferred for its table. Only for rows nothing in the transaction reads back and
+    /// no constraint can refuse: an error at commit fails the whole transaction.
+    pub fn defer(&mut self, row: impl DeferredRow) {
+        self.deferred.push(Box::new(row));
     }
 
     pub(crate) fn push_outbox_row(&mut self, row: OutboxRow) {
