@@ -18,6 +18,8 @@ use shangji_platform::bus::{BatchHandler, Handler as _, HandlerError, IncomingEv
 
 use crate::placement::OrgCache;
 
+pub use lead_routing::DecidedLeads;
+
 /// The lead stream has one durable consumer per service: qualified leads and merges.
 #[derive(Debug, Default)]
 pub struct LeadEvents {
@@ -25,25 +27,46 @@ pub struct LeadEvents {
     pub merges: CustomerMerges,
 }
 
-/// In delivery order; the batch's decisions share one read of each tenant's org
-/// ([`OrgCache`]), read again after a merge, which moves customers between owners.
-impl BatchHandler for LeadEvents {
-    type Batch = OrgCache;
+/// What a batch of lead events shares.
+#[derive(Default)]
+pub struct LeadBatch {
+    /// One read of each tenant's org ([`OrgCache`]), read again after a merge, which
+    /// moves customers between owners.
+    orgs: OrgCache,
+    /// Which of the batch's leads were decided before it.
+    decided: DecidedLeads,
+}
 
-    fn new_batch(&self) -> OrgCache {
-        OrgCache::default()
+/// In delivery order, after reading which of the batch's leads were decided before.
+impl BatchHandler for LeadEvents {
+    type Batch = LeadBatch;
+
+    fn new_batch(&self) -> LeadBatch {
+        LeadBatch::default()
+    }
+
+    async fn prepare(
+        &self,
+        tx: &mut Tx,
+        events: &[&IncomingEvent],
+        batch: &mut LeadBatch,
+    ) -> Result<(), HandlerError> {
+        batch.decided = DecidedLeads::read(tx, events).await?;
+        Ok(())
     }
 
     async fn apply(
         &self,
         tx: &mut Tx,
         event: &IncomingEvent,
-        orgs: &mut OrgCache,
+        batch: &mut LeadBatch,
     ) -> Result<(), HandlerError> {
         if event.is::<LeadQualified>() {
-            self.routing.route(tx, event, orgs).await
+            self.routing
+                .route(tx, event, &mut batch.orgs, &mut batch.decided)
+                .await
         } else {
-            *orgs = OrgCache::default();
+            batch.orgs = OrgCache::default();
             self.merges.handle(tx, event).await
         }
     }

@@ -1,6 +1,7 @@
 //! The `assignments` table: the log of who got each lead, by which rule, and why.
 
 use shangji_platform::Tx;
+use shangji_platform::db::Params;
 
 use super::{Exec, flag, from_json, to_json};
 
@@ -31,6 +32,31 @@ type Row = (
     i64,
     i64,
 );
+
+/// Of `lead_ids`, those the tenant has decided, with the rep (none when pooled) and
+/// rule of the decision in effect: one statement for a batch of leads.
+pub async fn decided_among(
+    tx: &mut Tx,
+    tenant_id: &str,
+    lead_ids: &[&str],
+) -> Result<Vec<(String, Option<String>, String)>, sqlx::Error> {
+    let mut found = Vec::new();
+    for chunk in lead_ids.chunks(500) {
+        let mut params = Params::new(tx);
+        let tenant = params.one();
+        let list = params.list(chunk.len());
+        let sql = format!(
+            "SELECT lead_id, rep_id, rule FROM assignments
+             WHERE tenant_id = {tenant} AND lead_id IN ({list})"
+        );
+        let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(tenant_id);
+        for lead_id in chunk {
+            query = query.bind(*lead_id);
+        }
+        found.extend(query.fetch_all(&mut **tx).await?);
+    }
+    Ok(found)
+}
 
 pub async fn get<'e>(
     exec: impl Exec<'e>,

@@ -22,6 +22,20 @@ pub trait BatchHandler: Send + Sync + 'static {
     /// Empty state for a new batch.
     fn new_batch(&self) -> Self::Batch;
 
+    /// Runs before the batch's first event is applied, in its transaction, with all of
+    /// its events: reads up front, in one statement for the batch, what each event would
+    /// otherwise read first on its own (whether its lead was handled before, say). The
+    /// default reads nothing.
+    fn prepare<'a>(
+        &'a self,
+        tx: &'a mut Tx,
+        events: &'a [&'a IncomingEvent],
+        batch: &'a mut Self::Batch,
+    ) -> impl Future<Output = Result<(), HandlerError>> + Send + 'a {
+        let _ = (tx, events, batch);
+        async { Ok(()) }
+    }
+
     /// Applies one event, reading what it needs through `batch` (and filling it in).
     fn apply<'a>(
         &'a self,
@@ -47,6 +61,7 @@ pub trait BatchHandler: Send + Sync + 'static {
 impl<T: BatchHandler> Handler for T {
     async fn handle(&self, tx: &mut Tx, event: &IncomingEvent) -> Result<(), HandlerError> {
         let mut batch = self.new_batch();
+        self.prepare(tx, &[event], &mut batch).await?;
         self.apply(tx, event, &mut batch).await?;
         self.finish(tx, &mut batch).await
     }
@@ -57,6 +72,7 @@ impl<T: BatchHandler> Handler for T {
         events: &[&IncomingEvent],
     ) -> Result<(), HandlerError> {
         let mut batch = self.new_batch();
+        self.prepare(tx, events, &mut batch).await?;
         for event in events {
             self.apply(tx, event, &mut batch)
                 .instrument(event.span.clone())
