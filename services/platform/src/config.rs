@@ -59,6 +59,11 @@ pub struct BusSettings {
     pub ack_wait_secs: u64,
     /// Messages handled in one database transaction at most.
     pub batch_size: usize,
+    /// How long a consumer waits, after a message arrives, for more to join its batch
+    /// (0: take what is ready). Each batch costs a transaction and its fixed statements;
+    /// at a steady trickle a few milliseconds' wait turns many one-message batches into
+    /// a few larger ones, for that much more latency per hop.
+    pub batch_linger_ms: u64,
     /// How often the outbox relay looks for unsent events when nothing woke it.
     pub outbox_poll_ms: u64,
     /// Replicas of each stream the service creates (3 in a cluster).
@@ -73,6 +78,7 @@ impl Default for BusSettings {
             max_deliver: 5,
             ack_wait_secs: 30,
             batch_size: 256,
+            batch_linger_ms: 5,
             outbox_poll_ms: 200,
             stream_replicas: 1,
             duplicate_window_secs: 600,

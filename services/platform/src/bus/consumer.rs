@@ -166,22 +166,37 @@ pub async fn run_consumer<H: Handler>(
         .with_context(|| format!("pulling from consumer {}", spec.durable))?
         .ready_chunks(settings.batch_size);
     tracing::info!(consumer = %spec.durable, stream = %stream_name, "consuming");
+    let linger_for = Duration::from_millis(settings.batch_linger_ms);
     // Consumer lag for the dashboards, refreshed from the server on a timer so it is
     // current when the consumer is idle or stuck too.
     let mut lag_refresh = tokio::time::interval(LAG_REFRESH);
     lag_refresh.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // Messages a linger pulled past a full batch: the next batch starts with them.
+    let mut held_over = Vec::new();
     loop {
-        let batch = tokio::select! {
-            _ = shutdown.cancelled() => return Ok(()),
-            _ = lag_refresh.tick() => {
-                record_lag(&mut consumer, &spec, &stream_name).await;
-                continue;
+        let batch = if !held_over.is_empty() {
+            std::mem::take(&mut held_over)
+        } else {
+            tokio::select! {
+                _ = shutdown.cancelled() => return Ok(()),
+                _ = lag_refresh.tick() => {
+                    record_lag(&mut consumer, &spec, &stream_name).await;
+                    continue;
+                }
+                next = messages.next() => match next {
+                    Some(batch) => batch,
+                    None => anyhow::bail!("message stream of consumer {} ended", spec.durable),
+                },
             }
-            next = messages.next() => match next {
-                Some(batch) => batch,
-                None => anyhow::bail!("message stream of consumer {} ended", spec.durable),
-            },
         };
+        let batch = linger(
+            &mut messages,
+            batch,
+            &mut held_over,
+            linger_for,
+            settings.batch_size,
+        )
+        .await;
         let mut deliveries = Vec::with_capacity(batch.len());
         for item in batch {
             match item {
@@ -204,6 +219,39 @@ pub async fn run_consumer<H: Handler>(
                 .record(started.elapsed().as_secs_f64());
         }
     }
+}
+
+/// Adds to `batch` what arrives within `wait` of its first message, up to `max`
+/// messages (what arrives past that goes to `held_over`, for the next batch); returns at
+/// once when `wait` is zero or the batch is full.
+async fn linger<S, T>(
+    messages: &mut S,
+    mut batch: Vec<T>,
+    held_over: &mut Vec<T>,
+    wait: Duration,
+    max: usize,
+) -> Vec<T>
+where
+    S: futures::Stream<Item = Vec<T>> + Unpin,
+{
+    if wait.is_zero() {
+        return batch;
+    }
+    let deadline = tokio::time::Instant::now() + wait;
+    while batch.len() < max {
+        match tokio::time::timeout_at(deadline, messages.next()).await {
+            Ok(Some(mut more)) => {
+                let room = max - batch.len();
+                if more.len() > room {
+                    held_over.extend(more.drain(room..));
+                }
+                batch.extend(more);
+            }
+            // The stream ended (the next read reports it) or the wait is over.
+            Ok(None) | Err(_) => break,
+        }
+    }
+    batch
 }
 
 /// How often the consumer's lag is read from the server.
@@ -457,4 +505,38 @@ async fn dead_letter(
         .await?
         .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_linger_fills_the_batch_and_holds_over_the_rest() {
+        let mut chunks = futures::stream::iter(vec![vec![1, 2], vec![3, 4, 5], vec![6]]);
+        let mut held_over = Vec::new();
+        let wait = Duration::from_secs(5);
+        let batch = linger(&mut chunks, vec![0], &mut held_over, wait, 4).await;
+        assert_eq!(batch, [0, 1, 2, 3]);
+        assert_eq!(
+            held_over,
+            [4, 5],
+            "what did not fit waits for the next batch"
+        );
+        // Not lingering takes only what it was given.
+        let batch = linger(&mut chunks, vec![7], &mut held_over, Duration::ZERO, 4).await;
+        assert_eq!(batch, [7]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_linger_ends_when_its_wait_is_over() {
+        let mut chunks = futures::stream::iter(vec![vec![1]]).chain(futures::stream::pending());
+        let mut held_over = Vec::new();
+        let started = tokio::time::Instant::now();
+        let wait = Duration::from_millis(5);
+        let batch = linger(&mut chunks, vec![0], &mut held_over, wait, 256).await;
+        assert_eq!(batch, [0, 1]);
+        assert!(held_over.is_empty());
+        assert_eq!(started.elapsed(), wait);
+    }
 }
