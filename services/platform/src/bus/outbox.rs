@@ -131,9 +131,10 @@ pub async fn publish_pending(db: &Db, jetstream: &jetstream::Context) -> anyhow:
                 return Ok(0);
             }
             let published = publish_rows(jetstream, &rows).await?;
-            let mut tx = db.begin().await?;
-            delete_rows(&mut tx, &published).await?;
-            tx.commit().await?;
+            // Each DELETE commits by itself: a row left behind by a crash between two
+            // is published again, and JetStream drops the duplicate event id.
+            let mut conn = db.writer().acquire().await?;
+            delete_rows(&mut conn, &published).await?;
             Ok(published.len())
         }
     }
@@ -211,15 +212,15 @@ async fn publish_rows(
     Ok(acked)
 }
 
-async fn delete_rows(tx: &mut Tx, seqs: &[i64]) -> Result<(), sqlx::Error> {
+async fn delete_rows(conn: &mut sqlx::AnyConnection, seqs: &[i64]) -> Result<(), sqlx::Error> {
     for chunk in seqs.chunks(256) {
-        let placeholders = Params::new(tx).list(chunk.len());
+        let placeholders = Params::new(conn).list(chunk.len());
         let sql = format!("DELETE FROM outbox WHERE seq IN ({placeholders})");
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
         for seq in chunk {
             query = query.bind(*seq);
         }
-        query.execute(&mut **tx).await?;
+        query.execute(&mut *conn).await?;
     }
     Ok(())
 }

@@ -120,6 +120,12 @@ impl Db {
         self.backend
     }
 
+    /// The writer pool, for a single statement that needs no transaction of its own
+    /// (SQLite commits it by itself; no BEGIN and COMMIT round trips).
+    pub(crate) fn writer(&self) -> &AnyPool {
+        &self.writer
+    }
+
     /// Pool for reads that need no transaction.
     pub fn reader(&self) -> &AnyPool {
         &self.reader
