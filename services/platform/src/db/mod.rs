@@ -230,6 +230,9 @@ async fn sqlite_pool(url: &str, max: u32) -> Result<AnyPool, DbError> {
         .max_connections(max)
         .min_connections(1)
         .acquire_timeout(Duration::from_secs(30))
+        // A connection to a local file cannot go stale the way a socket can; pinging it
+        // before each use was a round trip to its thread per transaction.
+        .test_before_acquire(false)
         .after_connect(|conn, _meta| {
             Box::pin(async move {
                 // WAL: readers never block the writer. synchronous=NORMAL: a commit
