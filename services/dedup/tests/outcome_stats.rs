@@ -103,13 +103,12 @@ fn scored(lead_id: &str, source: &str) -> LeadScoreRecord {
 /// opportunity whose outcome arrived before its lead is counted then, once; one just
 /// opened counts nothing; noting the same opportunity twice records it once.
 async fn opened_by_contract(db: &Db) {
+    // The leads were scored (and their scores committed) when they were qualified.
     let mut tx = db.begin().await.unwrap();
-    lead_scores::record(&mut tx, "acme", &scored("lead_a", "referral"))
-        .await
-        .unwrap();
-    lead_scores::record(&mut tx, "acme", &scored("lead_b", "fair"))
-        .await
-        .unwrap();
+    lead_scores::record(&mut tx, "acme", scored("lead_a", "referral"));
+    lead_scores::record(&mut tx, "acme", scored("lead_b", "fair"));
+    tx.commit().await.unwrap();
+    let mut tx = db.begin().await.unwrap();
     // opp_a was won before its opportunity.created arrived.
     outcomes::record_outcome(&mut tx, "acme", "opp_a", outcomes::Outcome::Won, 10)
         .await

@@ -1,6 +1,7 @@
 //! Rows deferred to the commit, on SQLite and PostgreSQL: written when the transaction
 //! commits (each table's in order, past one statement's worth of rows), never when it
-//! rolls back, and an error while writing them fails the commit.
+//! rolls back, an error while writing them fails the commit, and a conflict clause
+//! applies to its own rows.
 
 use shangji_platform::Db;
 use shangji_platform::db::{BoundQuery, DeferredRow, Migration, Migrations};
@@ -37,6 +38,24 @@ struct Mark(i64);
 impl DeferredRow for Mark {
     fn insert(&self) -> &'static str {
         "INSERT INTO marks (n)"
+    }
+    fn width(&self) -> usize {
+        1
+    }
+    fn bind<'q>(&'q self, query: BoundQuery<'q>) -> BoundQuery<'q> {
+        query.bind(self.0)
+    }
+}
+
+/// A mark that leaves a taken number alone.
+struct QuietMark(i64);
+
+impl DeferredRow for QuietMark {
+    fn insert(&self) -> &'static str {
+        "INSERT INTO marks (n)"
+    }
+    fn on_conflict(&self) -> &'static str {
+        "ON CONFLICT (n) DO NOTHING"
     }
     fn width(&self) -> usize {
         1
@@ -102,6 +121,14 @@ async fn contract(db: &Db) {
     assert!(shangji_platform::db::is_unique_violation(&err), "{err}");
     assert_eq!(count(db, "notes").await, 1_200);
     assert_eq!(count(db, "marks").await, 12);
+
+    // A conflict clause goes with its rows (and apart from rows without one).
+    let mut tx = db.begin().await.unwrap();
+    tx.defer(QuietMark(0));
+    tx.defer(QuietMark(7));
+    tx.defer(Mark(8));
+    tx.commit().await.unwrap();
+    assert_eq!(count(db, "marks").await, 14);
 }
 
 #[tokio::test]

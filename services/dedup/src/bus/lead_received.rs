@@ -12,7 +12,6 @@ use super::scoring::{self, ScoredLead, TenantScoring};
 use crate::domain::GradeThresholds;
 use crate::domain::matching::{MatchProfile, MatchThresholds};
 use crate::domain::merge_review::{PossibleMatch, ReviewEvidence};
-use crate::store::lead_scores::PendingScores;
 use crate::store::{
     LeadIdentity, Resolution, ResolveError, ResolvedLead, merge, resolve_lead, review, thresholds,
 };
@@ -31,8 +30,6 @@ pub struct QualifyBatch {
     /// transaction whose handlers change none of them; an event retried alone after its
     /// batch failed reads them afresh.
     settings: HashMap<String, Arc<TenantSettings>>,
-    /// The leads' scores, recorded in one statement when the batch ends.
-    scores: PendingScores,
 }
 
 /// One tenant's settings in a [`QualifyBatch`].
@@ -60,11 +57,6 @@ impl bus::BatchHandler for LeadReceivedHandler {
         }
         let received: LeadReceived = event.decode()?;
         self.qualify(tx, event, received, batch).await
-    }
-
-    async fn finish(&self, tx: &mut Tx, batch: &mut QualifyBatch) -> Result<(), HandlerError> {
-        batch.scores.write(tx).await?;
-        Ok(())
     }
 }
 
@@ -163,9 +155,7 @@ impl LeadReceivedHandler {
             lead: &lead,
             received_at,
         };
-        let recorded =
-            scoring::score_and_record(tx, &scored, &settings.scoring, &mut batch.scores, now)
-                .await?;
+        let recorded = scoring::score_and_record(tx, &scored, &settings.scoring, now).await?;
         let score = recorded.score;
         tracing::info!(lead_id = %received.lead_id, customer_id = %customer_id, new_customer,
             account_match_only, score = score.score, grade = score.grade.as_str(),

@@ -11,7 +11,7 @@ use crate::domain::learned::{NotYet, OutcomeCounts, learned_score, ready};
 use crate::domain::learned_features::lead_features;
 use crate::domain::score_rules::ScoringRules;
 use crate::domain::{GradeThresholds, LeadScore};
-use crate::store::lead_scores::{LeadScoreRecord, PendingScores};
+use crate::store::lead_scores::{self, LeadScoreRecord};
 use crate::store::{outcomes, scoring_rules};
 
 /// The model name recorded for scores the rules computed.
@@ -62,12 +62,11 @@ impl TenantScoring {
 }
 
 /// Scores the lead (learned model when it has enough outcomes, else the tenant's rules
-/// in force) and records the score in `pending`, which the caller writes with its batch.
+/// in force) and records the score (written when `tx` commits).
 pub async fn score_and_record(
     tx: &mut Tx,
     scored: &ScoredLead<'_>,
     tenant: &TenantScoring,
-    pending: &mut PendingScores,
     now: i64,
 ) -> Result<RecordedScore, sqlx::Error> {
     let (rules, totals) = (&tenant.rules, tenant.totals);
@@ -119,7 +118,7 @@ pub async fn score_and_record(
         outcomes_learned,
         scored_at: now,
     };
-    pending.push(scored.tenant_id, record);
+    lead_scores::record(tx, scored.tenant_id, record);
     metrics::counter!("shangji_dedup_leads_scored_total", "model" => model).increment(1);
     Ok(RecordedScore {
         score,

@@ -2,7 +2,8 @@
 //! back, and learning from outcomes reads the lead's features from it.
 
 use serde_json::{Map, Value, json};
-use shangji_platform::db::Params;
+use shangji_platform::Tx;
+use shangji_platform::db::{BoundQuery, DeferredRow};
 use sqlx::AnyConnection;
 
 use crate::domain::ScoreFactor;
@@ -27,67 +28,57 @@ pub struct LeadScoreRecord {
     pub scored_at: i64,
 }
 
-/// Records the lead's score once; a lead qualified again keeps its first score.
-pub async fn record(
-    conn: &mut AnyConnection,
-    tenant_id: &str,
-    score: &LeadScoreRecord,
-) -> Result<(), sqlx::Error> {
-    let mut pending = PendingScores::default();
-    pending.push(tenant_id, score.clone());
-    pending.write(conn).await
+/// Records the lead's score once (a lead qualified again keeps its first score) when
+/// `tx` commits, with the transaction's other scores in one statement: nothing reads a
+/// score back in the transaction that scored the lead.
+pub fn record(tx: &mut Tx, tenant_id: &str, score: LeadScoreRecord) {
+    tx.defer(ScoreRow {
+        tenant_id: tenant_id.to_owned(),
+        score,
+    });
 }
 
-/// Scores of a batch's leads, recorded in one statement when the batch ends (nothing
-/// in the batch reads a score back).
-#[derive(Debug, Default)]
-pub struct PendingScores {
-    scores: Vec<(String, LeadScoreRecord)>,
+/// A score waiting in its transaction to be written.
+struct ScoreRow {
+    tenant_id: String,
+    score: LeadScoreRecord,
 }
 
-impl PendingScores {
-    pub fn push(&mut self, tenant_id: &str, score: LeadScoreRecord) {
-        self.scores.push((tenant_id.to_owned(), score));
+impl DeferredRow for ScoreRow {
+    fn insert(&self) -> &'static str {
+        "INSERT INTO lead_scores (tenant_id, lead_id, customer_id, model, rules_version, score, grade,
+                                  rule_score, factors, missed, features, outcomes_learned, scored_at)"
     }
 
-    /// Records every pending score once (a lead scored before keeps its first score)
-    /// and forgets them.
-    pub async fn write(&mut self, conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
-        let scores = std::mem::take(&mut self.scores);
-        // Thirteen parameters a row keeps every statement far below the bind limits.
-        for chunk in scores.chunks(200) {
-            let values = Params::new(conn).rows(chunk.len(), 13);
-            let sql = format!(
-                "INSERT INTO lead_scores (tenant_id, lead_id, customer_id, model, rules_version, score, grade,
-                                          rule_score, factors, missed, features, outcomes_learned, scored_at)
-                 VALUES {values}
-                 ON CONFLICT (tenant_id, lead_id) DO NOTHING"
-            );
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for (tenant_id, score) in chunk {
-                let features: Map<String, Value> = score
-                    .features
-                    .iter()
-                    .map(|(field, value)| (field.clone(), Value::String(value.clone())))
-                    .collect();
-                query = query
-                    .bind(tenant_id)
-                    .bind(&score.lead_id)
-                    .bind(&score.customer_id)
-                    .bind(&score.model)
-                    .bind(i64::from(score.rules_version))
-                    .bind(score.score)
-                    .bind(&score.grade)
-                    .bind(score.rule_score)
-                    .bind(factors_json(&score.factors))
-                    .bind(factors_json(&score.missed))
-                    .bind(Value::Object(features).to_string())
-                    .bind(score.outcomes_learned)
-                    .bind(score.scored_at);
-            }
-            query.execute(&mut *conn).await?;
-        }
-        Ok(())
+    fn on_conflict(&self) -> &'static str {
+        "ON CONFLICT (tenant_id, lead_id) DO NOTHING"
+    }
+
+    fn width(&self) -> usize {
+        13
+    }
+
+    fn bind<'q>(&'q self, query: BoundQuery<'q>) -> BoundQuery<'q> {
+        let score = &self.score;
+        let features: Map<String, Value> = score
+            .features
+            .iter()
+            .map(|(field, value)| (field.clone(), Value::String(value.clone())))
+            .collect();
+        query
+            .bind(&self.tenant_id)
+            .bind(&score.lead_id)
+            .bind(&score.customer_id)
+            .bind(&score.model)
+            .bind(i64::from(score.rules_version))
+            .bind(score.score)
+            .bind(&score.grade)
+            .bind(score.rule_score)
+            .bind(factors_json(&score.factors))
+            .bind(factors_json(&score.missed))
+            .bind(Value::Object(features).to_string())
+            .bind(score.outcomes_learned)
+            .bind(score.scored_at)
     }
 }
 

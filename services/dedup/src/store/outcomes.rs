@@ -46,19 +46,6 @@ impl Outcome {
     }
 }
 
-/// Notes the lead that opened the opportunity (opportunity.created), then settles.
-pub async fn record_lead(
-    conn: &mut AnyConnection,
-    tenant_id: &str,
-    opportunity_id: &str,
-    lead_id: &str,
-    now: i64,
-) -> Result<(), sqlx::Error> {
-    let mut opened = OpenedBy::default();
-    opened.note(tenant_id, opportunity_id, lead_id);
-    opened.record(conn, now).await
-}
-
 /// The leads that opened a batch's opportunities, noted in one statement when the
 /// batch ends (an opportunity just opened most often has nothing to settle).
 #[derive(Debug, Default)]

@@ -26,7 +26,6 @@ use crate::bus::events;
 use crate::domain::activity::touchpoint_summary;
 use crate::domain::opportunity::opportunity_name;
 use crate::domain::{Activity, ActivityKind, Change, Opportunity, Pipeline, Status, parse_budget};
-use crate::store::history::HistoryRow;
 use crate::store::lead_links::{Link, NewLink};
 use crate::store::{activities, history, lead_links, merges, opportunities, pipelines};
 
@@ -55,9 +54,8 @@ pub struct AssignedBatch {
     /// applied in one transaction and no handler changes a pipeline's definition (only
     /// the API does), so each team's pipeline is read once per batch.
     pipelines: HashMap<(String, String), Arc<Pipeline>>,
-    /// History rows and lead links, written in one statement each when the batch ends:
-    /// no later event of the batch reads history, and links are looked up here first.
-    history: Vec<HistoryRow>,
+    /// Lead links, written in one statement when the batch ends (a lead of the batch is
+    /// looked up here first).
     links: Vec<NewLink>,
 }
 
@@ -68,22 +66,6 @@ impl AssignedBatch {
             .iter()
             .find(|l| l.lead_id == lead_id && l.tenant_id == tenant_id)
             .map(|l| l.opportunity_id.clone())
-    }
-
-    fn record(
-        &mut self,
-        lead: &Assignment<'_>,
-        opportunity_id: &str,
-        changes: &[Change],
-        now: i64,
-    ) {
-        self.history.extend(changes.iter().map(|change| HistoryRow {
-            tenant_id: lead.tenant_id.to_owned(),
-            opportunity_id: opportunity_id.to_owned(),
-            user_id: lead.user_id.to_owned(),
-            at: now,
-            change: change.clone(),
-        }));
     }
 
     fn link(&mut self, lead: &Assignment<'_>, opportunity_id: &str, link: Link, at: i64) {
@@ -114,7 +96,6 @@ impl BatchHandler for LeadAssignedHandler {
     }
 
     async fn finish(&self, tx: &mut Tx, batch: &mut AssignedBatch) -> Result<(), HandlerError> {
-        history::append_rows(tx, &batch.history).await?;
         lead_links::insert_all(tx, &batch.links)
             .await
             .map_err(|err| {
@@ -285,7 +266,15 @@ impl LeadAssignedHandler {
             Change::new("stage", "", entry.name.clone()),
             Change::new("owner_rep_id", "", lead.rep_id),
         ];
-        batch.record(lead, &opp.opportunity_id, &changes, now);
+        // Nothing reads the new opportunity's history before the batch commits.
+        history::defer(
+            tx,
+            lead.tenant_id,
+            &opp.opportunity_id,
+            lead.user_id,
+            now,
+            &changes,
+        );
         batch.link(lead, &opp.opportunity_id, Link::Opened, now);
         bus::enqueue(tx, &incoming.follow_on(), &events::created(&opp, entry)).await?;
         metrics::counter!("shangji_pipeline_leads_total", "outcome" => "opened").increment(1);
@@ -342,7 +331,14 @@ async fn attach(
         None => activity.summary.clone(),
     };
     let change = Change::new("lead_attached", "", lead.lead_id).with_note(note);
-    batch.record(lead, &opp.opportunity_id, &[change], now);
+    history::defer(
+        tx,
+        lead.tenant_id,
+        &opp.opportunity_id,
+        lead.user_id,
+        now,
+        &[change],
+    );
     opp.updated_at = now;
     if !opportunities::update(tx, &opp).await? {
         // Changed (perhaps closed) since we read it: decide again on redelivery.

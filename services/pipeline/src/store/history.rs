@@ -1,19 +1,10 @@
 //! The append-only history of each opportunity.
 
-use shangji_platform::db::Params;
+use shangji_platform::Tx;
+use shangji_platform::db::{BoundQuery, DeferredRow, Params};
 use sqlx::{AnyConnection, Row as _};
 
 use crate::domain::{Change, HistoryEntry};
-
-/// A change to append, with the opportunity it belongs to and who made it when.
-#[derive(Clone, Debug)]
-pub struct HistoryRow {
-    pub tenant_id: String,
-    pub opportunity_id: String,
-    pub user_id: String,
-    pub at: i64,
-    pub change: Change,
-}
 
 /// Appends `changes`, made by `user_id` at `at`, in order: one statement for all of
 /// them (an opportunity opens with three), rows inserted in the order given so their
@@ -26,46 +17,82 @@ pub async fn append(
     at: i64,
     changes: &[Change],
 ) -> Result<(), sqlx::Error> {
-    let rows: Vec<HistoryRow> = changes
-        .iter()
-        .map(|change| HistoryRow {
+    // Eight parameters a row keeps a statement far below the bind limits.
+    for chunk in changes.chunks(500) {
+        let mut params = Params::new(conn);
+        let values = params.rows(chunk.len(), 8);
+        let sql = format!("{INSERT_HISTORY} VALUES {values}");
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for change in chunk {
+            query = query
+                .bind(tenant_id)
+                .bind(opportunity_id)
+                .bind(&change.field)
+                .bind(&change.old_value)
+                .bind(&change.new_value)
+                .bind(user_id)
+                .bind(at)
+                .bind(&change.note);
+        }
+        query.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+const INSERT_HISTORY: &str = "INSERT INTO opportunity_history
+     (tenant_id, opportunity_id, field, old_value, new_value, user_id, at, note)";
+
+/// [`append`] when `tx` commits, in one statement with the transaction's other deferred
+/// history rows (in the order deferred), for a caller that does not read the
+/// opportunity's history back before then: a consumer batch opening many opportunities.
+pub fn defer(
+    tx: &mut Tx,
+    tenant_id: &str,
+    opportunity_id: &str,
+    user_id: &str,
+    at: i64,
+    changes: &[Change],
+) {
+    for change in changes {
+        tx.defer(HistoryRow {
             tenant_id: tenant_id.to_owned(),
             opportunity_id: opportunity_id.to_owned(),
             user_id: user_id.to_owned(),
             at,
             change: change.clone(),
-        })
-        .collect();
-    append_rows(conn, &rows).await
+        });
+    }
 }
 
-/// Appends rows of any opportunities in one statement, in the order given (each
-/// opportunity's rows keep their order in its sequence numbers).
-pub async fn append_rows(conn: &mut AnyConnection, rows: &[HistoryRow]) -> Result<(), sqlx::Error> {
-    // Eight parameters a row keeps a statement far below the bind limits.
-    for chunk in rows.chunks(500) {
-        let mut params = Params::new(conn);
-        let values = params.rows(chunk.len(), 8);
-        let sql = format!(
-            "INSERT INTO opportunity_history
-                 (tenant_id, opportunity_id, field, old_value, new_value, user_id, at, note)
-             VALUES {values}"
-        );
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for row in chunk {
-            query = query
-                .bind(&row.tenant_id)
-                .bind(&row.opportunity_id)
-                .bind(&row.change.field)
-                .bind(&row.change.old_value)
-                .bind(&row.change.new_value)
-                .bind(&row.user_id)
-                .bind(row.at)
-                .bind(&row.change.note);
-        }
-        query.execute(&mut *conn).await?;
+/// A change waiting in its transaction to be appended.
+struct HistoryRow {
+    tenant_id: String,
+    opportunity_id: String,
+    user_id: String,
+    at: i64,
+    change: Change,
+}
+
+impl DeferredRow for HistoryRow {
+    fn insert(&self) -> &'static str {
+        INSERT_HISTORY
     }
-    Ok(())
+
+    fn width(&self) -> usize {
+        8
+    }
+
+    fn bind<'q>(&'q self, query: BoundQuery<'q>) -> BoundQuery<'q> {
+        query
+            .bind(&self.tenant_id)
+            .bind(&self.opportunity_id)
+            .bind(&self.change.field)
+            .bind(&self.change.old_value)
+            .bind(&self.change.new_value)
+            .bind(&self.user_id)
+            .bind(self.at)
+            .bind(&self.change.note)
+    }
 }
 
 /// The opportunity's history, oldest first.

@@ -17,6 +17,12 @@ pub trait DeferredRow: Send + Sync + 'static {
     /// with the same text are written together, in the order they were deferred.
     fn insert(&self) -> &'static str;
 
+    /// What follows the `VALUES` list, e.g. `ON CONFLICT (tenant_id, lead_id) DO
+    /// NOTHING`; empty by default. Part of what groups rows into one statement.
+    fn on_conflict(&self) -> &'static str {
+        ""
+    }
+
     /// How many values [`DeferredRow::bind`] binds.
     fn width(&self) -> usize;
 
@@ -35,20 +41,21 @@ pub(crate) async fn insert(
     conn: &mut AnyConnection,
     rows: &[Box<dyn DeferredRow>],
 ) -> Result<(), sqlx::Error> {
-    let mut groups: Vec<(&'static str, Vec<&dyn DeferredRow>)> = Vec::new();
+    type Statement = (&'static str, &'static str);
+    let mut groups: Vec<(Statement, Vec<&dyn DeferredRow>)> = Vec::new();
     for row in rows {
-        let head = row.insert();
-        match groups.iter_mut().find(|(h, _)| *h == head) {
+        let statement = (row.insert(), row.on_conflict());
+        match groups.iter_mut().find(|(s, _)| *s == statement) {
             Some((_, members)) => members.push(row.as_ref()),
-            None => groups.push((head, vec![row.as_ref()])),
+            None => groups.push((statement, vec![row.as_ref()])),
         }
     }
-    for (head, members) in groups {
+    for ((head, tail), members) in groups {
         let width = members[0].width().max(1);
         let per_statement = (MAX_PARAMETERS / width).clamp(1, MAX_ROWS);
         for chunk in members.chunks(per_statement) {
             let values = super::Params::new(conn).rows(chunk.len(), width);
-            let sql = format!("{head} VALUES {values}");
+            let sql = format!("{head} VALUES {values} {tail}");
             let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
             for row in chunk {
                 query = row.bind(query);
