@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use shangji_platform::Tx;
-use shangji_platform::db::Params;
+use shangji_platform::db::{BoundQuery, Params, Together};
 use sqlx::Row as _;
 use sqlx::any::AnyRow;
 
@@ -171,7 +171,8 @@ pub async fn update_profile(
     Ok(())
 }
 
-/// The rep got a new lead on round-robin turn `turn`, on UTC day `day`.
+/// The rep got a new lead on round-robin turn `turn`, on UTC day `day`: its turn and
+/// total, and its day's count, in one round trip.
 pub async fn record_assignment(
     tx: &mut Tx,
     tenant_id: &str,
@@ -180,17 +181,19 @@ pub async fn record_assignment(
     day: i64,
     now: i64,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE reps SET last_assigned_seq = $3, assigned_total = assigned_total + 1, updated_at = $4
-         WHERE tenant_id = $1 AND rep_id = $2",
-    )
-    .bind(tenant_id)
-    .bind(rep_id)
-    .bind(turn)
-    .bind(now)
-    .execute(&mut **tx)
-    .await?;
-    bump_day(tx, tenant_id, rep_id, day, 1, 0).await
+    let mut together = Together::new(tx);
+    together.push(
+        sqlx::query(
+            "UPDATE reps SET last_assigned_seq = $3, assigned_total = assigned_total + 1, updated_at = $4
+             WHERE tenant_id = $1 AND rep_id = $2",
+        )
+        .bind(tenant_id.to_owned())
+        .bind(rep_id.to_owned())
+        .bind(turn)
+        .bind(now),
+    )?;
+    together.push(bump_day(tenant_id, rep_id, day, 1, 0))?;
+    together.execute(tx).await
 }
 
 /// The rep claimed one pool entry on UTC day `day`.
@@ -200,30 +203,30 @@ pub async fn record_claim(
     rep_id: &str,
     day: i64,
 ) -> Result<(), sqlx::Error> {
-    bump_day(tx, tenant_id, rep_id, day, 0, 1).await
+    bump_day(tenant_id, rep_id, day, 0, 1)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
 }
 
-async fn bump_day(
-    tx: &mut Tx,
+/// Adds to the rep's counts of day `day`.
+fn bump_day(
     tenant_id: &str,
     rep_id: &str,
     day: i64,
     leads: i64,
     claims: i64,
-) -> Result<(), sqlx::Error> {
+) -> BoundQuery<'static> {
     sqlx::query(
         "INSERT INTO rep_days (tenant_id, rep_id, day, leads, claims) VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT (tenant_id, rep_id, day) DO UPDATE
          SET leads = rep_days.leads + excluded.leads, claims = rep_days.claims + excluded.claims",
     )
-    .bind(tenant_id)
-    .bind(rep_id)
+    .bind(tenant_id.to_owned())
+    .bind(rep_id.to_owned())
     .bind(day)
     .bind(leads)
     .bind(claims)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
 }
 
 /// Reps whose open opportunities a batch changed, recounted together: once per rep

@@ -10,7 +10,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use shangji_platform::db::{Params, from_json_rows, json_rows};
+use shangji_platform::db::{BoundQuery, Params, from_json_rows, json_rows};
 use sqlx::AnyConnection;
 
 use super::{merge, parsed_cache};
@@ -46,21 +46,38 @@ pub async fn file_keys(
     tenant_id: &str,
     filed: &[(&str, &str)],
 ) -> Result<(), sqlx::Error> {
-    for chunk in filed.chunks(300) {
-        let mut p = Params::new(conn);
-        let rows: Vec<String> = chunk.iter().map(|_| format!("({})", p.list(3))).collect();
-        let sql = format!(
-            "INSERT INTO blocking_keys (tenant_id, block_key, customer_id) VALUES {}
-             ON CONFLICT (tenant_id, block_key, customer_id) DO NOTHING",
-            rows.join(", ")
-        );
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for (customer_id, key) in chunk {
-            query = query.bind(tenant_id).bind(*key).bind(*customer_id);
-        }
+    for query in file_keys_statements(conn, tenant_id, filed) {
         query.execute(&mut *conn).await?;
     }
     Ok(())
+}
+
+/// The statements [`file_keys`] runs, for a [`Together`](shangji_platform::db::Together).
+pub fn file_keys_statements(
+    conn: &AnyConnection,
+    tenant_id: &str,
+    filed: &[(&str, &str)],
+) -> Vec<BoundQuery<'static>> {
+    filed
+        .chunks(300)
+        .map(|chunk| {
+            let mut p = Params::new(conn);
+            let rows: Vec<String> = chunk.iter().map(|_| format!("({})", p.list(3))).collect();
+            let sql = format!(
+                "INSERT INTO blocking_keys (tenant_id, block_key, customer_id) VALUES {}
+                 ON CONFLICT (tenant_id, block_key, customer_id) DO NOTHING",
+                rows.join(", ")
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (customer_id, key) in chunk {
+                query = query
+                    .bind(tenant_id.to_owned())
+                    .bind((*key).to_owned())
+                    .bind((*customer_id).to_owned());
+            }
+            query
+        })
+        .collect()
 }
 
 /// Customers filed under any of `keys`, without repeats, the best-supported first (see
@@ -160,18 +177,28 @@ pub async fn save_profile(
     profile: &MatchProfile,
     now: i64,
 ) -> Result<(), sqlx::Error> {
+    save_profile_statement(tenant_id, customer_id, profile, now)?
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// The statement [`save_profile`] runs.
+pub fn save_profile_statement(
+    tenant_id: &str,
+    customer_id: &str,
+    profile: &MatchProfile,
+    now: i64,
+) -> Result<BoundQuery<'static>, sqlx::Error> {
     let json = serde_json::to_string(profile).map_err(|err| sqlx::Error::Encode(err.into()))?;
-    sqlx::query(
+    Ok(sqlx::query(
         "INSERT INTO customer_profiles (tenant_id, customer_id, profile, updated_at) VALUES ($1, $2, $3, $4)
          ON CONFLICT (tenant_id, customer_id) DO UPDATE SET profile = excluded.profile, updated_at = excluded.updated_at",
     )
-    .bind(tenant_id)
-    .bind(customer_id)
+    .bind(tenant_id.to_owned())
+    .bind(customer_id.to_owned())
     .bind(json)
-    .bind(now)
-    .execute(conn)
-    .await?;
-    Ok(())
+    .bind(now))
 }
 
 pub async fn profile(

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use shangji_platform::db::{Params, from_json_rows, json_rows};
+use shangji_platform::db::{BoundQuery, Params, from_json_rows, json_rows};
 use sqlx::AnyConnection;
 
 use super::merge::MergedInto;
@@ -277,20 +277,29 @@ pub async fn insert_customer(
     c: &NewCustomer<'_>,
     now: i64,
 ) -> Result<(), sqlx::Error> {
+    insert_customer_statement(tenant_id, c, now)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// The statement [`insert_customer`] runs, for a [`Together`](shangji_platform::db::Together).
+pub fn insert_customer_statement(
+    tenant_id: &str,
+    c: &NewCustomer<'_>,
+    now: i64,
+) -> BoundQuery<'static> {
     sqlx::query(
         "INSERT INTO customers (tenant_id, customer_id, name, company, created_at, updated_at,
                                 lead_count, account_id)
          VALUES ($1, $2, $3, $4, $5, $5, 1, $6)",
     )
-    .bind(tenant_id)
-    .bind(c.customer_id)
-    .bind(c.name)
-    .bind(c.company)
+    .bind(tenant_id.to_owned())
+    .bind(c.customer_id.to_owned())
+    .bind(c.name.to_owned())
+    .bind(c.company.to_owned())
     .bind(now)
-    .bind(c.account_id)
-    .execute(conn)
-    .await?;
-    Ok(())
+    .bind(c.account_id.to_owned())
 }
 
 /// Gives `key` to the customer unless someone holds it already. Returns false when the
@@ -329,6 +338,23 @@ pub async fn claim_keys(
     customer_id: &str,
     now: i64,
 ) -> Result<bool, sqlx::Error> {
+    let Some((query, distinct)) = claim_keys_statement(conn, tenant_id, keys, customer_id, now)
+    else {
+        return Ok(true);
+    };
+    let inserted = query.execute(conn).await?.rows_affected();
+    Ok(inserted == distinct as u64)
+}
+
+/// The statement [`claim_keys`] runs and how many distinct keys it claims; `None` for
+/// no keys.
+pub fn claim_keys_statement(
+    conn: &AnyConnection,
+    tenant_id: &str,
+    keys: &[MatchKey],
+    customer_id: &str,
+    now: i64,
+) -> Option<(BoundQuery<'static>, usize)> {
     let mut distinct: Vec<&MatchKey> = Vec::with_capacity(keys.len());
     for key in keys {
         if !distinct
@@ -339,7 +365,7 @@ pub async fn claim_keys(
         }
     }
     if distinct.is_empty() {
-        return Ok(true);
+        return None;
     }
     let mut p = Params::new(conn);
     let sql = format!(
@@ -350,14 +376,13 @@ pub async fn claim_keys(
     let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
     for key in &distinct {
         query = query
-            .bind(tenant_id)
+            .bind(tenant_id.to_owned())
             .bind(key.kind.as_str())
-            .bind(&key.value)
-            .bind(customer_id)
+            .bind(key.value.clone())
+            .bind(customer_id.to_owned())
             .bind(now);
     }
-    let inserted = query.execute(conn).await?.rows_affected();
-    Ok(inserted == distinct.len() as u64)
+    Some((query, distinct.len()))
 }
 
 /// Records the lead under the customer. Returns false when the lead is attached
@@ -369,19 +394,29 @@ pub async fn attach_lead(
     lead_id: &str,
     now: i64,
 ) -> Result<bool, sqlx::Error> {
-    let inserted = sqlx::query(
+    let inserted = attach_lead_statement(tenant_id, customer_id, lead_id, now)
+        .execute(conn)
+        .await?
+        .rows_affected();
+    Ok(inserted == 1)
+}
+
+/// The statement [`attach_lead`] runs (one row inserted unless the lead is attached).
+pub fn attach_lead_statement(
+    tenant_id: &str,
+    customer_id: &str,
+    lead_id: &str,
+    now: i64,
+) -> BoundQuery<'static> {
+    sqlx::query(
         "INSERT INTO customer_leads (tenant_id, customer_id, lead_id, attached_at)
          VALUES ($1, $2, $3, $4)
          ON CONFLICT (tenant_id, lead_id) DO NOTHING",
     )
-    .bind(tenant_id)
-    .bind(customer_id)
-    .bind(lead_id)
+    .bind(tenant_id.to_owned())
+    .bind(customer_id.to_owned())
+    .bind(lead_id.to_owned())
     .bind(now)
-    .execute(conn)
-    .await?
-    .rows_affected();
-    Ok(inserted == 1)
 }
 
 /// Counts one more lead for the customer, fills in a name or company the customer did

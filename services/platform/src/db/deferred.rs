@@ -36,11 +36,12 @@ const MAX_PARAMETERS: usize = 30_000;
 /// Most rows one statement writes, so a statement stays a sensible size.
 const MAX_ROWS: usize = 500;
 
-/// Writes `rows`, grouped by statement (groups in the order of their first row).
-pub(crate) async fn insert(
-    conn: &mut AnyConnection,
-    rows: &[Box<dyn DeferredRow>],
-) -> Result<(), sqlx::Error> {
+/// The statements that write `rows`, grouped by statement (groups in the order of their
+/// first row).
+pub(crate) fn statements<'q>(
+    conn: &AnyConnection,
+    rows: &'q [Box<dyn DeferredRow>],
+) -> Vec<BoundQuery<'q>> {
     type Statement = (&'static str, &'static str);
     let mut groups: Vec<(Statement, Vec<&dyn DeferredRow>)> = Vec::new();
     for row in rows {
@@ -50,6 +51,7 @@ pub(crate) async fn insert(
             None => groups.push((statement, vec![row.as_ref()])),
         }
     }
+    let mut out = Vec::new();
     for ((head, tail), members) in groups {
         let width = members[0].width().max(1);
         let per_statement = (MAX_PARAMETERS / width).clamp(1, MAX_ROWS);
@@ -60,8 +62,8 @@ pub(crate) async fn insert(
             for row in chunk {
                 query = row.bind(query);
             }
-            query.execute(&mut *conn).await?;
+            out.push(query);
         }
     }
-    Ok(())
+    out
 }

@@ -23,12 +23,14 @@ mod json_rows;
 mod migrate;
 mod outbox_rows;
 mod params;
+mod together;
 
 pub use deferred::{BoundQuery, DeferredRow};
 pub use json_rows::{from_json_rows, json_rows};
 pub use migrate::{Migration, Migrations};
 pub(crate) use outbox_rows::OutboxRow;
 pub use params::Params;
+pub use together::Together;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
@@ -175,12 +177,20 @@ impl Tx {
         &self.service
     }
 
+    /// Writes the deferred rows and then the outbox rows (on SQLite in one round trip)
+    /// and commits.
     pub async fn commit(mut self) -> Result<(), sqlx::Error> {
+        let mut writes = Together::new(&self.inner);
         let deferred = std::mem::take(&mut self.deferred);
-        deferred::insert(&mut self.inner, &deferred).await?;
+        for statement in deferred::statements(&self.inner, &deferred) {
+            writes.push(statement)?;
+        }
         let rows = std::mem::take(&mut self.outbox_rows);
         let wrote_outbox = !rows.is_empty();
-        outbox_rows::insert(&mut self.inner, &rows).await?;
+        for statement in outbox_rows::statements(&self.inner, &rows) {
+            writes.push(statement)?;
+        }
+        writes.execute(&mut self.inner).await?;
         self.inner.commit().await?;
         if wrote_outbox {
             self.outbox_written.notify_one();

@@ -2,6 +2,8 @@
 
 use sqlx::AnyConnection;
 
+use super::BoundQuery;
+
 /// One event waiting in a transaction to be written to the outbox at commit.
 pub(crate) struct OutboxRow {
     pub event_id: String,
@@ -16,27 +18,26 @@ pub(crate) struct OutboxRow {
 /// (32,766) and PostgreSQL (65,535).
 const ROWS_PER_STATEMENT: usize = 200;
 
-/// Inserts `rows` in order (their outbox `seq` follows the order they were enqueued).
-pub(crate) async fn insert(
-    conn: &mut AnyConnection,
-    rows: &[OutboxRow],
-) -> Result<(), sqlx::Error> {
-    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-        let mut params = super::Params::new(conn);
-        let values = params.rows(chunk.len(), 5);
-        let sql = format!(
-            "INSERT INTO outbox (event_id, subject, envelope, headers, created_at) VALUES {values}"
-        );
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for row in chunk {
-            query = query
-                .bind(row.event_id.as_str())
-                .bind(row.subject.as_str())
-                .bind(row.envelope.as_slice())
-                .bind(row.headers.as_str())
-                .bind(row.created_at);
-        }
-        query.execute(&mut *conn).await?;
-    }
-    Ok(())
+/// The statements that insert `rows` in order (their outbox `seq` follows the order they
+/// were enqueued).
+pub(crate) fn statements<'q>(conn: &AnyConnection, rows: &'q [OutboxRow]) -> Vec<BoundQuery<'q>> {
+    rows.chunks(ROWS_PER_STATEMENT)
+        .map(|chunk| {
+            let mut params = super::Params::new(conn);
+            let values = params.rows(chunk.len(), 5);
+            let sql = format!(
+                "INSERT INTO outbox (event_id, subject, envelope, headers, created_at) VALUES {values}"
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for row in chunk {
+                query = query
+                    .bind(row.event_id.as_str())
+                    .bind(row.subject.as_str())
+                    .bind(row.envelope.as_slice())
+                    .bind(row.headers.as_str())
+                    .bind(row.created_at);
+            }
+            query
+        })
+        .collect()
 }

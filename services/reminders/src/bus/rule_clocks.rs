@@ -2,6 +2,7 @@
 //! ladders of fired reminders that an activity or stage change sets back to the start.
 
 use shangji_platform::Tx;
+use shangji_platform::db::Together;
 use shangji_platform::ids::new_id;
 
 use crate::domain::{
@@ -28,10 +29,11 @@ impl Restart {
 
 /// (Re)schedules the restarted rules of an open opportunity under `policy`, from what is
 /// known about it: a rule the policy switches off (or with nothing to count from)
-/// cancels its open reminder. Days count by the tenant's calendar.
+/// cancels its open reminder. Days count by the tenant's calendar. The writes go to
+/// `writes`, which the caller runs (with its own writes that need no answer either).
 #[allow(clippy::too_many_arguments)] // one event's whole context; a struct would only rename it
-pub async fn restart_rules(
-    tx: &mut Tx,
+pub fn restart_rules(
+    writes: &mut Together,
     tenant_id: &str,
     opportunity_id: &str,
     facts: &OpportunityFacts,
@@ -81,23 +83,19 @@ pub async fn restart_rules(
             Some(due_at) => {
                 let reminder_id = new_id("rem");
                 let message = rule_message(kind, opportunity_id, &facts.stage, days);
-                store::reminders::schedule_rule(
-                    tx,
-                    &NewReminder {
-                        tenant_id,
-                        reminder_id: &reminder_id,
-                        opportunity_id,
-                        owner_rep_id: &facts.owner_rep_id,
-                        kind,
-                        due_at,
-                        state: ReminderState::Pending,
-                        message: &message,
-                        policy_id: &policy.policy_id,
-                        policy_version: policy.version,
-                        now,
-                    },
-                )
-                .await?;
+                writes.push(store::reminders::schedule_rule_statement(&NewReminder {
+                    tenant_id,
+                    reminder_id: &reminder_id,
+                    opportunity_id,
+                    owner_rep_id: &facts.owner_rep_id,
+                    kind,
+                    due_at,
+                    state: ReminderState::Pending,
+                    message: &message,
+                    policy_id: &policy.policy_id,
+                    policy_version: policy.version,
+                    now,
+                }))?;
                 tracing::debug!(
                     tenant_id,
                     opportunity_id,
@@ -109,7 +107,11 @@ pub async fn restart_rules(
             None => cancelled.push(kind),
         }
     }
-    store::reminders::cancel_rules(tx, tenant_id, opportunity_id, &cancelled, now).await?;
+    for statement in
+        store::reminders::cancel_rules_statements(tenant_id, opportunity_id, &cancelled, now)
+    {
+        writes.push(statement)?;
+    }
     Ok(())
 }
 

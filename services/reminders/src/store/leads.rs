@@ -3,6 +3,7 @@
 //! meet on one first-contact reminder.
 
 use shangji_platform::Tx;
+use shangji_platform::db::BoundQuery;
 
 /// What is known about a lead.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -132,6 +133,21 @@ pub async fn link_opportunity(
     opened: bool,
     now: i64,
 ) -> Result<(), sqlx::Error> {
+    link_opportunity_statement(tenant_id, lead_id, opportunity_id, opened, now)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// The statement [`link_opportunity`] runs, for a
+/// [`Together`](shangji_platform::db::Together).
+pub fn link_opportunity_statement(
+    tenant_id: &str,
+    lead_id: &str,
+    opportunity_id: &str,
+    opened: bool,
+    now: i64,
+) -> BoundQuery<'static> {
     sqlx::query(
         "INSERT INTO leads (tenant_id, lead_id, owner_rep_id, owner_as_of, team, customer_id,
                             assigned_at, opportunity_id, opened_opportunity, updated_at)
@@ -143,13 +159,10 @@ pub async fn link_opportunity(
                                        ELSE leads.opened_opportunity END,
              updated_at = excluded.updated_at",
     )
-    .bind(tenant_id)
-    .bind(lead_id)
+    .bind(tenant_id.to_owned())
+    .bind(lead_id.to_owned())
     .bind(i64::MIN)
-    .bind(opportunity_id)
+    .bind(opportunity_id.to_owned())
     .bind(i64::from(opened))
     .bind(now)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
 }

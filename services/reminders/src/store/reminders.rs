@@ -1,5 +1,6 @@
 //! The `reminders` table.
 
+use shangji_platform::db::BoundQuery;
 use shangji_platform::{Db, Tx};
 
 use crate::domain::{ReminderKind, ReminderState};
@@ -151,6 +152,12 @@ pub async fn insert(tx: &mut Tx, r: &NewReminder<'_>) -> Result<bool, sqlx::Erro
 /// opportunity has one row per rule, and a restarted clock reschedules it in place, as
 /// pending with a fresh ladder (the row keeps its id).
 pub async fn schedule_rule(tx: &mut Tx, r: &NewReminder<'_>) -> Result<(), sqlx::Error> {
+    schedule_rule_statement(r).execute(&mut **tx).await?;
+    Ok(())
+}
+
+/// The statement [`schedule_rule`] runs, for a [`Together`](shangji_platform::db::Together).
+pub fn schedule_rule_statement(r: &NewReminder<'_>) -> BoundQuery<'static> {
     sqlx::query(
         "INSERT INTO reminders (tenant_id, reminder_id, opportunity_id, owner_rep_id, kind, due_at,
                                 state, message, created_at, updated_at, fired_at, policy_id,
@@ -164,19 +171,16 @@ pub async fn schedule_rule(tx: &mut Tx, r: &NewReminder<'_>) -> Result<(), sqlx:
              policy_version = excluded.policy_version, escalation_step = 0,
              ladder_from = excluded.due_at, next_fire_at = excluded.due_at",
     )
-    .bind(r.tenant_id)
-    .bind(r.reminder_id)
-    .bind(r.opportunity_id)
-    .bind(r.owner_rep_id)
+    .bind(r.tenant_id.to_owned())
+    .bind(r.reminder_id.to_owned())
+    .bind(r.opportunity_id.to_owned())
+    .bind(r.owner_rep_id.to_owned())
     .bind(r.kind.as_str())
     .bind(r.due_at)
-    .bind(r.message)
+    .bind(r.message.to_owned())
     .bind(r.now)
-    .bind(r.policy_id)
+    .bind(r.policy_id.to_owned())
     .bind(i64::from(r.policy_version))
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
 }
 
 /// Cancels the opportunity's open reminders of the given rule kinds; returns rows changed.
@@ -190,25 +194,37 @@ pub async fn cancel_rules(
     now: i64,
 ) -> Result<u64, sqlx::Error> {
     let mut changed = 0;
-    for chunk in kinds.chunks(3) {
-        // Padded with the chunk's first kind: one statement text for any number.
-        let kind = |i: usize| chunk.get(i).unwrap_or(&chunk[0]).as_str();
-        changed += sqlx::query(
-            "UPDATE reminders SET state = 'cancelled', next_fire_at = NULL, updated_at = $6
-             WHERE tenant_id = $1 AND opportunity_id = $2 AND kind IN ($3, $4, $5)
-               AND state IN ('pending', 'fired')",
-        )
-        .bind(tenant_id)
-        .bind(opportunity_id)
-        .bind(kind(0))
-        .bind(kind(1))
-        .bind(kind(2))
-        .bind(now)
-        .execute(&mut **tx)
-        .await?
-        .rows_affected();
+    for statement in cancel_rules_statements(tenant_id, opportunity_id, kinds, now) {
+        changed += statement.execute(&mut **tx).await?.rows_affected();
     }
     Ok(changed)
+}
+
+/// The statements [`cancel_rules`] runs (none for no kinds), for a [`Together`](shangji_platform::db::Together).
+pub fn cancel_rules_statements(
+    tenant_id: &str,
+    opportunity_id: &str,
+    kinds: &[ReminderKind],
+    now: i64,
+) -> Vec<BoundQuery<'static>> {
+    kinds
+        .chunks(3)
+        .map(|chunk| {
+            // Padded with the chunk's first kind: one statement text for any number.
+            let kind = |i: usize| chunk.get(i).unwrap_or(&chunk[0]).as_str();
+            sqlx::query(
+                "UPDATE reminders SET state = 'cancelled', next_fire_at = NULL, updated_at = $6
+                 WHERE tenant_id = $1 AND opportunity_id = $2 AND kind IN ($3, $4, $5)
+                   AND state IN ('pending', 'fired')",
+            )
+            .bind(tenant_id.to_owned())
+            .bind(opportunity_id.to_owned())
+            .bind(kind(0))
+            .bind(kind(1))
+            .bind(kind(2))
+            .bind(now)
+        })
+        .collect()
 }
 
 /// Marks the opportunity's open first-contact reminder done; returns rows changed.
@@ -218,17 +234,28 @@ pub async fn complete_first_contact(
     opportunity_id: &str,
     now: i64,
 ) -> Result<u64, sqlx::Error> {
-    Ok(sqlx::query(
+    Ok(
+        complete_first_contact_statement(tenant_id, opportunity_id, now)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected(),
+    )
+}
+
+/// The statement [`complete_first_contact`] runs, for a [`Together`](shangji_platform::db::Together).
+pub fn complete_first_contact_statement(
+    tenant_id: &str,
+    opportunity_id: &str,
+    now: i64,
+) -> BoundQuery<'static> {
+    sqlx::query(
         "UPDATE reminders SET state = 'done', next_fire_at = NULL, updated_at = $3
          WHERE tenant_id = $1 AND opportunity_id = $2 AND kind = 'first_contact'
            AND state IN ('pending', 'fired')",
     )
-    .bind(tenant_id)
-    .bind(opportunity_id)
+    .bind(tenant_id.to_owned())
+    .bind(opportunity_id.to_owned())
     .bind(now)
-    .execute(&mut **tx)
-    .await?
-    .rows_affected())
 }
 
 /// Marks the opportunity's open follow-ups that were due by `due_by` done.
@@ -299,18 +326,30 @@ pub async fn reassign_open(
     owner_rep_id: &str,
     now: i64,
 ) -> Result<u64, sqlx::Error> {
-    Ok(sqlx::query(
+    Ok(
+        reassign_open_statement(tenant_id, opportunity_id, owner_rep_id, now)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected(),
+    )
+}
+
+/// The statement [`reassign_open`] runs, for a [`Together`](shangji_platform::db::Together).
+pub fn reassign_open_statement(
+    tenant_id: &str,
+    opportunity_id: &str,
+    owner_rep_id: &str,
+    now: i64,
+) -> BoundQuery<'static> {
+    sqlx::query(
         "UPDATE reminders SET owner_rep_id = $3, updated_at = $4
          WHERE tenant_id = $1 AND opportunity_id = $2 AND state IN ('pending', 'fired')
            AND owner_rep_id <> $3",
     )
-    .bind(tenant_id)
-    .bind(opportunity_id)
-    .bind(owner_rep_id)
+    .bind(tenant_id.to_owned())
+    .bind(opportunity_id.to_owned())
+    .bind(owner_rep_id.to_owned())
     .bind(now)
-    .execute(&mut **tx)
-    .await?
-    .rows_affected())
 }
 
 /// The opportunity's fired reminders (a ladder may be climbing), for restarting their
