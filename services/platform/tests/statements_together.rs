@@ -1,7 +1,9 @@
 //! Write statements sent together, on SQLite and PostgreSQL: each runs with its own
 //! values (numbered parameters used twice or out of order, anonymous ones as `Params`
-//! makes them, a JSON path that looks like a parameter), in order, inside the caller's
-//! transaction; an error stops them and fails the transaction.
+//! makes them, a JSON path that looks like a parameter, comments), in order, inside the
+//! caller's transaction; an error stops them and fails the transaction. On SQLite, where
+//! the statements are rewritten into one, a statement that could be read wrongly is
+//! refused when added.
 
 use shangji_platform::Db;
 use shangji_platform::db::{Migration, Migrations, Params, Together};
@@ -115,14 +117,82 @@ async fn contract(db: &Db) {
         .unwrap();
     assert_eq!(n, 2);
 
-    // A statement using a value it does not bind is refused before anything runs.
-    let tx = db.begin().await.unwrap();
+    // Comments hide what looks like a parameter or a quote, and a trailing line comment
+    // does not swallow the statement after it.
+    let mut tx = db.begin().await.unwrap();
     let mut together = Together::new(&tx);
-    let refused =
-        together.push(sqlx::query("UPDATE people SET seen = $2 WHERE id = $1").bind("p1"));
+    together
+        .push(
+            sqlx::query("/* don't bind $2 here */ INSERT INTO tags (id, tag) VALUES ($1, 'c1')")
+                .bind("p5"),
+        )
+        .unwrap();
+    together
+        .push(
+            sqlx::query("INSERT INTO tags (id, tag) VALUES ($1, $2) -- the last; $3")
+                .bind("p5")
+                .bind("c2"),
+        )
+        .unwrap();
+    together
+        .push(sqlx::query("INSERT INTO tags (id, tag) VALUES ($1, 'c3')").bind("p5"))
+        .unwrap();
+
     if db.backend() == shangji_platform::Backend::Sqlite {
-        assert!(refused.is_err());
+        // Refused before anything runs, leaving the statements added before as they
+        // were: a value bound but never used (PostgreSQL refuses that when it runs), one
+        // used but not bound, an unclosed comment that would swallow the statements after
+        // it, a named parameter. PostgreSQL runs each statement as written, so there they
+        // would fail when run instead.
+        let unused = together
+            .push(
+                sqlx::query("UPDATE people SET seen = $1 WHERE id = 'p1'")
+                    .bind(99_i64)
+                    .bind("p1"),
+            )
+            .expect_err("an unused value is refused")
+            .to_string();
+        assert!(unused.contains("never uses value 2"), "{unused}");
+        let unbound = together
+            .push(sqlx::query("UPDATE people SET seen = $2 WHERE id = $1").bind("p1"))
+            .expect_err("a missing value is refused")
+            .to_string();
+        assert!(
+            unbound.contains("uses parameter 2 but binds 1"),
+            "{unbound}"
+        );
+        let unclosed = together
+            .push(sqlx::query("UPDATE people SET seen = 0 /* the end"))
+            .expect_err("an unclosed comment is refused")
+            .to_string();
+        assert!(unclosed.contains("unclosed /* comment"), "{unclosed}");
+        let named = together
+            .push(sqlx::query("UPDATE people SET seen = :seen").bind(1_i64))
+            .expect_err("a named parameter is refused")
+            .to_string();
+        assert!(named.contains("named parameter"), "{named}");
     }
+    // SQLite's own numbered parameters (`?2`) are numbered too.
+    let numbered = match db.backend() {
+        shangji_platform::Backend::Sqlite => "INSERT INTO tags (id, tag) VALUES (?2, ?1)",
+        shangji_platform::Backend::Postgres => "INSERT INTO tags (id, tag) VALUES ($2, $1)",
+    };
+    together
+        .push(sqlx::query(numbered).bind("c4").bind("p5"))
+        .unwrap();
+    assert_eq!(together.len(), 4);
+    together.execute(&mut tx).await.unwrap();
+    tx.commit().await.unwrap();
+    let tags: Vec<String> = sqlx::query_scalar("SELECT tag FROM tags WHERE id = 'p5' ORDER BY tag")
+        .fetch_all(db.reader())
+        .await
+        .unwrap();
+    assert_eq!(tags, vec!["c1", "c2", "c3", "c4"]);
+    let seen: i64 = sqlx::query_scalar("SELECT seen FROM people WHERE id = 'p1'")
+        .fetch_one(db.reader())
+        .await
+        .unwrap();
+    assert_eq!(seen, 11, "no refused statement ran");
 }
 
 #[tokio::test]

@@ -42,9 +42,12 @@ impl Together {
         }
     }
 
-    /// Adds a bound statement. Its parameters are either all numbered (`$1`, `$2`, each
-    /// as often as needed) or all anonymous (`?`, as [`super::Params`] makes them on
-    /// SQLite).
+    /// Adds a bound statement. Its parameters are either all numbered (`$1` or `?1`,
+    /// each as often as needed, every value used) or all anonymous (`?`, one per value,
+    /// as [`super::Params`] makes them on SQLite). Named parameters (`:a`, `@a`, `$a`)
+    /// are refused, as is a statement with an unclosed quote or comment: read wrongly,
+    /// it would take another statement's values or swallow the statements after it.
+    /// A refused statement leaves the ones added before it as they were.
     pub fn push(&mut self, mut query: BoundQuery<'_>) -> Result<(), sqlx::Error> {
         let args = query
             .take_arguments()
@@ -52,35 +55,61 @@ impl Together {
             .unwrap_or_default();
         let sql = query.sql();
         let sql = sql.as_str().trim_end().trim_end_matches(';');
-        self.statements += 1;
         if !self.sqlite {
             self.each.push((sql.to_owned(), args));
+            self.statements += 1;
             return Ok(());
         }
         let values = args.values.0;
-        let pieces = pieces(sql);
+        let refuse = |why: String| sqlx::Error::Protocol(format!("{why}: {sql}"));
+        let pieces = pieces(sql).map_err(|why| refuse(why.into()))?;
         let numbered = pieces.iter().any(|p| matches!(p, Piece::Numbered(_)));
         if numbered && pieces.contains(&Piece::Anonymous) {
-            return Err(sqlx::Error::Protocol(format!(
-                "statement mixes $n and ? parameters: {sql}"
-            )));
+            return Err(refuse(
+                "statement mixes numbered and anonymous parameters".into(),
+            ));
         }
+        // Built aside and appended only when the whole statement is good.
+        let mut text = String::with_capacity(sql.len() + 3);
+        let mut bound = Vec::with_capacity(values.len());
+        let mut used = vec![false; values.len()];
         let mut anonymous = 0;
         for piece in pieces {
-            match piece {
-                Piece::Text(text) => self.sql.push_str(text),
-                Piece::Numbered(n) => {
-                    self.sql.push('?');
-                    self.args.values.0.push(value(&values, n, sql)?);
+            let n = match piece {
+                Piece::Text(t) => {
+                    text.push_str(t);
+                    continue;
                 }
+                Piece::Numbered(n) => n,
                 Piece::Anonymous => {
                     anonymous += 1;
-                    self.sql.push('?');
-                    self.args.values.0.push(value(&values, anonymous, sql)?);
+                    anonymous
                 }
-            }
+            };
+            let value = values.get(n.wrapping_sub(1)).cloned().ok_or_else(|| {
+                refuse(format!(
+                    "statement uses parameter {n} but binds {} values",
+                    values.len()
+                ))
+            })?;
+            used[n - 1] = true;
+            text.push('?');
+            bound.push(value);
         }
-        self.sql.push_str(";\n");
+        // PostgreSQL refuses values a statement does not use; refused here too, so a
+        // statement tested on SQLite does not first fail in production.
+        if let Some(unused) = used.iter().position(|u| !u) {
+            return Err(refuse(format!(
+                "statement binds {} values but never uses value {}",
+                values.len(),
+                unused + 1
+            )));
+        }
+        // The line break ends a trailing `--` comment before the separator.
+        text.push_str("\n;\n");
+        self.sql.push_str(&text);
+        self.args.values.0.extend(bound);
+        self.statements += 1;
         Ok(())
     }
 
@@ -113,52 +142,55 @@ impl Together {
     }
 }
 
-fn value<V: Clone>(values: &[V], n: usize, sql: &str) -> Result<V, sqlx::Error> {
-    values.get(n.wrapping_sub(1)).cloned().ok_or_else(|| {
-        sqlx::Error::Protocol(format!(
-            "statement uses parameter {n} but binds {}: {sql}",
-            values.len()
-        ))
-    })
-}
-
 #[derive(Debug, PartialEq, Eq)]
 enum Piece<'a> {
     Text(&'a str),
-    /// `$n`
+    /// `$n` or `?n`
     Numbered(usize),
     /// `?`
     Anonymous,
 }
 
-/// Splits SQL into text and parameters; quoted strings, quoted names and comments are
-/// text (a JSON path such as `'$.a'` is no parameter).
-fn pieces(sql: &str) -> Vec<Piece<'_>> {
+/// Splits SQLite SQL into text and parameters. Quoted strings and names (`'…'`, `"…"`,
+/// `` `…` ``, `[…]`), comments and bare words (a name may hold `$`: `a$1`) are text, so
+/// a JSON path such as `'$.a'` is no parameter.
+fn pieces(sql: &str) -> Result<Vec<Piece<'_>>, &'static str> {
     let bytes = sql.as_bytes();
     let mut out = Vec::new();
     let mut start = 0;
     let mut i = 0;
+    let digits_at = |at: usize| {
+        bytes[at..]
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .count()
+    };
     while i < bytes.len() {
         match bytes[i] {
-            quote @ (b'\'' | b'"') => {
+            open @ (b'\'' | b'"' | b'`' | b'[') => {
+                let close = if open == b'[' { b']' } else { open };
                 // A doubled quote inside ends and restarts the literal: same result.
-                i += 1;
-                while i < bytes.len() && bytes[i] != quote {
-                    i += 1;
-                }
-                i += 1;
+                let Some(len) = bytes[i + 1..].iter().position(|&b| b == close) else {
+                    return Err("statement has an unclosed quote");
+                };
+                i += len + 2;
             }
             b'-' if bytes.get(i + 1) == Some(&b'-') => {
-                while i < bytes.len() && bytes[i] != b'\n' {
-                    i += 1;
-                }
-            }
-            b'$' if bytes.get(i + 1).is_some_and(u8::is_ascii_digit) => {
-                let digits = bytes[i + 1..]
+                i = bytes[i..]
                     .iter()
-                    .take_while(|b| b.is_ascii_digit())
-                    .count();
+                    .position(|&b| b == b'\n')
+                    .map_or(bytes.len(), |len| i + len);
+            }
+            b'/' if bytes.get(i + 1) == Some(&b'*') => {
+                let Some(len) = sql[i + 2..].find("*/") else {
+                    return Err("statement has an unclosed /* comment");
+                };
+                i += len + 4;
+            }
+            b'$' | b'?' if digits_at(i + 1) > 0 => {
+                let digits = digits_at(i + 1);
                 out.push(Piece::Text(&sql[start..i]));
+                // Too many digits for a parameter: refused as out of range later.
                 let n = sql[i + 1..i + 1 + digits].parse().unwrap_or(usize::MAX);
                 out.push(Piece::Numbered(n));
                 i += 1 + digits;
@@ -170,11 +202,26 @@ fn pieces(sql: &str) -> Vec<Piece<'_>> {
                 i += 1;
                 start = i;
             }
+            b'$' | b':' | b'@' if bytes.get(i + 1).is_some_and(|&b| is_word(b)) => {
+                return Err("statement uses a named parameter (:a, @a or $a)");
+            }
+            b if is_word(b) => {
+                i += bytes[i..]
+                    .iter()
+                    .take_while(|&&b| is_word(b) || b == b'$')
+                    .count();
+            }
             _ => i += 1,
         }
     }
     out.push(Piece::Text(&sql[start.min(sql.len())..]));
-    out
+    Ok(out)
+}
+
+/// A byte of a bare word: a name, keyword or number (any non-ASCII byte is part of a
+/// name in SQLite).
+fn is_word(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80
 }
 
 #[cfg(test)]
@@ -188,23 +235,50 @@ mod tests {
             pieces(
                 "SELECT json_extract(x, '$.a?'), \"$1\" FROM t -- $9 ?\nWHERE a = $2 AND b = $10"
             ),
-            vec![
+            Ok(vec![
                 Text("SELECT json_extract(x, '$.a?'), \"$1\" FROM t -- $9 ?\nWHERE a = "),
                 Numbered(2),
                 Text(" AND b = "),
                 Numbered(10),
                 Text(""),
-            ]
+            ])
         );
         assert_eq!(
             pieces("VALUES (?, ?)"),
-            vec![
+            Ok(vec![
                 Text("VALUES ("),
                 Anonymous,
                 Text(", "),
                 Anonymous,
                 Text(")")
-            ]
+            ])
         );
+    }
+
+    #[test]
+    fn comments_quotes_and_names_hide_parameters() {
+        assert_eq!(
+            pieces("/* don't $1 */ a$1 [b?] `c$2` = ?3 -- ?"),
+            Ok(vec![
+                Text("/* don't $1 */ a$1 [b?] `c$2` = "),
+                Numbered(3),
+                Text(" -- ?"),
+            ])
+        );
+        assert_eq!(pieces("x = ?"), Ok(vec![Text("x = "), Anonymous, Text("")]));
+    }
+
+    #[test]
+    fn what_could_be_read_wrongly_is_refused() {
+        for sql in [
+            "x = 'open",
+            "x = [open",
+            "x = 1 /* open",
+            "x = :name",
+            "x = @name",
+            "x = $name",
+        ] {
+            assert!(pieces(sql).is_err(), "{sql}");
+        }
     }
 }
