@@ -9,6 +9,8 @@
 #   SHANGJI_DATA_DIR              data folder (default ./data): <service>.db files and nats/
 #   SHANGJI_NATS_PORT             nats-server port (default 4222)
 #   SHANGJI_BIN_DIR               where the binaries are (default target/release)
+#   SHANGJI_NATS_SERVER           the nats-server binary (default the one make run installs
+#                                 under .tools/)
 #   SHANGJI_INTAKE_HTTP_ADDR      intake's web forms and webhooks (default 127.0.0.1:8051;
 #                                 empty turns them off)
 #   SHANGJI_WORKER_THREADS        async worker threads per service (default 1 here: all
@@ -24,7 +26,7 @@ cd "$root"
 data="${SHANGJI_DATA_DIR:-./data}"
 nats_port="${SHANGJI_NATS_PORT:-4222}"
 bin_dir="${SHANGJI_BIN_DIR:-target/release}"
-nats_server="$root/.tools/venv/bin/nats-server"
+nats_server="${SHANGJI_NATS_SERVER:-$root/.tools/venv/bin/nats-server}"
 services=(intake dedup assignment pipeline reminders analytics)
 declare -A grpc_port=([intake]=50051 [dedup]=50052 [assignment]=50053 [pipeline]=50054 [reminders]=50055 [analytics]=50056)
 # Intake's HTTP listener (web forms, webhooks), set explicitly so the address printed below
@@ -62,8 +64,18 @@ stop_all() {
 }
 # A signal is a requested stop: exit 0 once done, instead of resuming the `wait -n` below,
 # which would then report the stopped processes as an unexpected exit.
-trap 'stop_all; exit 0' INT TERM
+trap 'stop_all; exit 0' INT TERM HUP
 trap stop_all EXIT
+# Each child runs in a session of its own (setsid), so Ctrl-C in the terminal reaches
+# this script only: stop_all's SIGTERM is then a service's first signal, which drains
+# it, and nats-server outlives the services. Sharing the terminal's process group, the
+# children got Ctrl-C's SIGINT as well, and stop_all's SIGTERM became a second signal,
+# which exits without draining.
+start() { # logfile command...
+    local log="$1"
+    shift
+    setsid "$@" >"$log" 2>&1 &
+}
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
@@ -85,8 +97,8 @@ if port_open "$nats_port"; then
     echo "error: port $nats_port is taken (another nats-server or make run?); set SHANGJI_NATS_PORT" >&2
     exit 1
 fi
-nice -n "$background_nice" "$nats_server" -js -sd "$data/nats" -a 127.0.0.1 -p "$nats_port" \
-    >"$data/logs/nats-server.log" 2>&1 &
+start "$data/logs/nats-server.log" \
+    nice -n "$background_nice" "$nats_server" -js -sd "$data/nats" -a 127.0.0.1 -p "$nats_port"
 pids+=($!)
 wait_for_port nats-server "$nats_port" "$!" "$data/logs/nats-server.log"
 
@@ -106,9 +118,9 @@ for s in "${services[@]}"; do
         exit 1
     fi
     if [[ "$s" == intake ]]; then
-        "$bin_dir/shangji-$s" >"$data/logs/$s.log" 2>&1 &
+        start "$data/logs/$s.log" "$bin_dir/shangji-$s"
     else
-        nice -n "$background_nice" "$bin_dir/shangji-$s" >"$data/logs/$s.log" 2>&1 &
+        start "$data/logs/$s.log" nice -n "$background_nice" "$bin_dir/shangji-$s"
     fi
     pids+=($!)
 done
@@ -127,8 +139,9 @@ printf '  %-12s %s\n' nats "nats://127.0.0.1:$nats_port"
 for i in "${!services[@]}"; do
     s="${services[$i]}"
     port_var="SHANGJI_${s^^}_LISTEN_ADDR"
-    printf '  %-12s grpc %-18s metrics http://127.0.0.1:%s/metrics\n' \
-        "$s" "${!port_var:-127.0.0.1:${grpc_port[$s]}}" "$((9151 + i))"
+    metrics_var="SHANGJI_${s^^}_METRICS_ADDR"
+    printf '  %-12s grpc %-18s metrics http://%s/metrics\n' \
+        "$s" "${!port_var:-127.0.0.1:${grpc_port[$s]}}" "${!metrics_var:-127.0.0.1:$((9151 + i))}"
 done
 if [[ -z "$intake_http" ]]; then
     echo "  intake HTTP (web forms, webhooks) off (SHANGJI_INTAKE_HTTP_ADDR is empty)"

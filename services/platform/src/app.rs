@@ -342,8 +342,17 @@ where
             if let Some(addr) = settings.metrics_addr {
                 crate::metrics::install(addr)?;
             }
-            let service = start_service(settings, own).await?;
-            crate::shutdown::on_signals(service.shutdown.clone());
+            let mut signals =
+                crate::shutdown::Signals::listen().context("listening for stop signals")?;
+            let service = tokio::select! {
+                started = start_service(settings, own) => started?,
+                _ = signals.next() => {
+                    // Nothing was acknowledged yet, so there is nothing to drain.
+                    tracing::info!("stop requested while starting: not starting");
+                    return Ok(());
+                }
+            };
+            crate::shutdown::on_signals(signals, service.shutdown.clone());
             service.wait().await
         }
         .await;

@@ -4,6 +4,7 @@
 //! journey through the six services is one trace.
 
 use std::collections::BTreeMap;
+use std::io::IsTerminal as _;
 
 use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
 use opentelemetry::trace::TracerProvider as _;
@@ -70,7 +71,12 @@ pub fn init(settings: &Settings) -> anyhow::Result<TelemetryGuard> {
             .with_current_span(true)
             .with_span_list(false)
             .boxed(),
-        LogFormat::Pretty => tracing_subscriber::fmt::layer().compact().boxed(),
+        // Colours only for a terminal: `make run` writes each service's log to a file,
+        // where escape codes would be noise to grep and to log shippers.
+        LogFormat::Pretty => tracing_subscriber::fmt::layer()
+            .compact()
+            .with_ansi(std::io::stdout().is_terminal())
+            .boxed(),
     };
     tracing_subscriber::registry()
         .with(filter)
