@@ -1,6 +1,6 @@
 # Shangji: two commands on a fresh machine.
 #   make run    install what is missing, build, start nats-server + the six services
-#   make test   install what is missing, build, run every test (plus fmt and clippy)
+#   make test   install what is missing, build, run every test (make lint: fmt, clippy, deploy checks)
 # Other targets: build, lint, fmt, bench, clean.
 
 PROFILE ?= release

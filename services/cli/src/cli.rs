@@ -94,7 +94,7 @@ pub enum Command {
     Submit(SubmitArgs),
     /// Where a lead is now and every step it went through.
     Lead(LeadArgs),
-    /// Submit every row of a CSV file (English or Chinese headers) as a lead.
+    /// Submit every row of a CSV or xlsx file (English or Chinese headers) as a lead.
     Import(ImportArgs),
     /// Sales reps: add or update one, list them with their load.
     #[command(subcommand)]
@@ -192,9 +192,9 @@ pub struct LeadArgs {
 
 #[derive(Debug, Args)]
 pub struct ImportArgs {
-    /// UTF-8 CSV file with a header row.
+    /// CSV (UTF-8, with or without BOM, or GBK) or .xlsx file with a header row.
     pub file: PathBuf,
-    /// Only parse the file and print what would be sent.
+    /// Only validate the rows and report them; no lead is submitted.
     #[arg(long)]
     pub dry_run: bool,
 }
