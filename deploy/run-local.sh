@@ -66,15 +66,18 @@ stop_all() {
 # which would then report the stopped processes as an unexpected exit.
 trap 'stop_all; exit 0' INT TERM HUP
 trap stop_all EXIT
-# Each child runs in a session of its own (setsid), so Ctrl-C in the terminal reaches
-# this script only: stop_all's SIGTERM is then a service's first signal, which drains
-# it, and nats-server outlives the services. Sharing the terminal's process group, the
-# children got Ctrl-C's SIGINT as well, and stop_all's SIGTERM became a second signal,
-# which exits without draining.
+# Each child runs in a process group of its own (job control, `set -m`), so Ctrl-C in the
+# terminal reaches this script only: stop_all's SIGTERM is then a service's first signal,
+# which drains it, and nats-server outlives the services. Sharing the terminal's process
+# group, the children got Ctrl-C's SIGINT as well, and stop_all's SIGTERM became a second
+# signal, which exits without draining. They stay in this session: with the kernel's
+# autogroup scheduling, a session of their own (setsid) would give each an equal share of
+# the CPU whatever its niceness.
+set -m
 start() { # logfile command...
     local log="$1"
     shift
-    setsid "$@" >"$log" 2>&1 &
+    "$@" >"$log" 2>&1 </dev/null &
 }
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
