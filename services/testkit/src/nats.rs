@@ -9,10 +9,12 @@ use anyhow::{Context, bail};
 use tempfile::TempDir;
 use tokio::time::Instant;
 
-use crate::paths::{free_port, nats_server_binary, tail_of_file};
+use crate::paths::{address_in_use, free_port, nats_server_binary, tail_of_file};
 
 const READY_TIMEOUT: Duration = Duration::from_secs(20);
 const POLL_INTERVAL: Duration = Duration::from_millis(50);
+/// Starts tried when the port turns out to be taken (each on a fresh port).
+const START_ATTEMPTS: u32 = 4;
 
 /// `nats-server -js -sd <tempdir> -a 127.0.0.1 -p <free port>`. Dropping it kills the
 /// server, waits for it, and deletes the store.
@@ -41,8 +43,26 @@ impl NatsServer {
             log: dir.path().join("nats-server.log"),
             dir,
         };
-        server.launch().await?;
-        Ok(server)
+        // The port was free when picked, but another process may bind it before the server
+        // does; then a fresh port is the cure, and any other failure is final.
+        let mut attempt = 1;
+        loop {
+            match server.launch().await {
+                Ok(()) => return Ok(server),
+                Err(err)
+                    if attempt < START_ATTEMPTS
+                        && server.child.is_none()
+                        && address_in_use(&server.log_tail(30)) =>
+                {
+                    attempt += 1;
+                    server.port = free_port();
+                    // A fresh log, so the next check sees only the next attempt.
+                    let _ = std::fs::remove_file(&server.log);
+                    drop(err);
+                }
+                Err(err) => return Err(err),
+            }
+        }
     }
 
     /// `nats://127.0.0.1:PORT`

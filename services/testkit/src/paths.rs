@@ -16,22 +16,42 @@ pub fn workspace_root() -> PathBuf {
 }
 
 /// A TCP port on 127.0.0.1 that was free a moment ago. The listener is dropped before
-/// returning, so another process could take it first; the window is small enough for tests.
+/// returning, so another process could take it first; servers the testkit starts retry on
+/// a fresh port when that happens (see [`address_in_use`]).
 pub fn free_port() -> u16 {
-    // Binding port 0 on loopback fails only if the machine has no loopback interface.
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind 127.0.0.1:0");
-    listener
-        .local_addr()
-        .expect("local_addr of a bound socket")
-        .port()
+    free_ports(1)[0]
 }
 
 /// `n` distinct free ports on 127.0.0.1. All listeners are held until every port is
 /// picked, so the same port is never handed out twice (unlike `n` calls to [`free_port`]).
+///
+/// The ports come from below the kernel's ephemeral range when there is room. Ports from
+/// `bind(0)` are ephemeral ones, and so is the local end of every outgoing connection:
+/// with tests opening thousands of connections side by side, a client socket could take
+/// the port between this call and the server's bind (this happened in CI to a test
+/// PostgreSQL server).
 pub fn free_ports(n: usize) -> Vec<u16> {
-    let listeners: Vec<TcpListener> = (0..n)
-        .map(|_| TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind 127.0.0.1:0"))
-        .collect();
+    let mut listeners: Vec<TcpListener> = Vec::with_capacity(n);
+    let below = below_ephemeral_range();
+    let mut attempts = 0;
+    while listeners.len() < n {
+        attempts += 1;
+        let port = match below {
+            // Bounded: a crowded range falls back to the kernel's choice.
+            Some((low, high)) if attempts <= 64 * n => {
+                let span = u128::from(high - low) + 1;
+                low + (uuid::Uuid::new_v4().as_u128() % span) as u16
+            }
+            _ => 0,
+        };
+        match TcpListener::bind((Ipv4Addr::LOCALHOST, port)) {
+            Ok(listener) => listeners.push(listener),
+            // Taken: try another. Binding port 0 on loopback fails only if the machine
+            // has no loopback interface.
+            Err(err) if port != 0 => drop(err),
+            Err(err) => panic!("bind 127.0.0.1:0: {err}"),
+        }
+    }
     listeners
         .iter()
         .map(|listener| {
@@ -41,6 +61,21 @@ pub fn free_ports(n: usize) -> Vec<u16> {
                 .port()
         })
         .collect()
+}
+
+/// The ports from 20000 up to just below `net.ipv4.ip_local_port_range`, or `None` when
+/// that leaves fewer than 1,000 (or the range cannot be read).
+fn below_ephemeral_range() -> Option<(u16, u16)> {
+    const LOWEST: u16 = 20_000;
+    let range = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").ok()?;
+    let ephemeral_low: u16 = range.split_whitespace().next()?.parse().ok()?;
+    let high = ephemeral_low.checked_sub(1)?;
+    (high >= LOWEST + 1_000).then_some((LOWEST, high))
+}
+
+/// True when a server's log says it could not listen because its port was taken.
+pub(crate) fn address_in_use(log: &str) -> bool {
+    log.contains("Address already in use") || log.contains("address already in use")
 }
 
 /// nats-server: `$SHANGJI_NATS_SERVER`, then the one `deploy/install-tools.sh` puts under
@@ -153,6 +188,27 @@ mod tests {
         let ports = free_ports(12);
         let distinct: std::collections::BTreeSet<_> = ports.iter().collect();
         assert_eq!(distinct.len(), 12);
+    }
+
+    #[test]
+    fn free_ports_stay_out_of_the_range_client_sockets_use() {
+        let Some((low, high)) = below_ephemeral_range() else {
+            return; // nothing below the range here: the kernel picks
+        };
+        for port in free_ports(20) {
+            assert!((low..=high).contains(&port), "{port} not in {low}..={high}");
+        }
+    }
+
+    #[test]
+    fn taken_ports_are_recognised_in_either_servers_words() {
+        let postgres = r#"LOG:  could not bind IPv4 address "127.0.0.1": Address already in use"#;
+        let nats = "[FTL] Error listening on port: 127.0.0.1:4222, \"listen tcp 127.0.0.1:4222: bind: address already in use\"";
+        assert!(address_in_use(postgres));
+        assert!(address_in_use(nats));
+        assert!(!address_in_use(
+            "FATAL:  data directory has wrong ownership"
+        ));
     }
 
     #[test]

@@ -10,9 +10,11 @@ use anyhow::{Context, bail};
 use sqlx::{AssertSqlSafe, Connection, PgConnection};
 use tempfile::TempDir;
 
-use crate::paths::{free_port, postgres_bin_dir, tail_of_file};
+use crate::paths::{address_in_use, free_port, postgres_bin_dir, tail_of_file};
 
 const EXTERNAL_URL_VAR: &str = "SHANGJI_TEST_POSTGRES_URL";
+/// Starts tried when the port turns out to be taken (each on a fresh port).
+const START_ATTEMPTS: u32 = 4;
 
 /// True when [`Postgres::start`] can work: PostgreSQL binaries are installed under
 /// `/usr/lib/postgresql/*/bin`, or `SHANGJI_TEST_POSTGRES_URL` names a server.
@@ -169,7 +171,7 @@ impl LocalServer {
             std::os::unix::fs::chown(dir.path(), Some(user.uid.as_raw()), Some(user.gid.as_raw()))
                 .context("handing the PostgreSQL temp dir to the postgres user")?;
         }
-        let server = LocalServer {
+        let mut server = LocalServer {
             bin,
             as_postgres_user,
             port: free_port(),
@@ -178,8 +180,25 @@ impl LocalServer {
             dir,
         };
         server.initdb().await?;
-        server.pg_ctl_start().await?;
-        Ok(server)
+        // The port was free when picked, but another process may bind it before the
+        // postmaster does; then a fresh port is the cure, and any other failure is final.
+        let mut attempt = 1;
+        loop {
+            match server.pg_ctl_start().await {
+                Ok(()) => return Ok(server),
+                Err(err)
+                    if attempt < START_ATTEMPTS
+                        && address_in_use(&tail_of_file(&server.log, 30)) =>
+                {
+                    attempt += 1;
+                    server.port = free_port();
+                    // A fresh log, so the next check sees only the next attempt.
+                    let _ = std::fs::remove_file(&server.log);
+                    drop(err);
+                }
+                Err(err) => return Err(err),
+            }
+        }
     }
 
     /// A command for one of the PostgreSQL tools, run as the right user from a directory
