@@ -174,7 +174,8 @@ impl LocalServer {
         let mut server = LocalServer {
             bin,
             as_postgres_user,
-            port: free_port(),
+            // Picked after initdb (a second or so), to keep the window for a thief short.
+            port: 0,
             data: dir.path().join("data"),
             log: dir.path().join("postgres.log"),
             dir,
@@ -184,6 +185,7 @@ impl LocalServer {
         // postmaster does; then a fresh port is the cure, and any other failure is final.
         let mut attempt = 1;
         loop {
+            server.port = free_port();
             match server.pg_ctl_start().await {
                 Ok(()) => return Ok(server),
                 Err(err)
@@ -191,7 +193,6 @@ impl LocalServer {
                         && address_in_use(&tail_of_file(&server.log, 30)) =>
                 {
                     attempt += 1;
-                    server.port = free_port();
                     // A fresh log, so the next check sees only the next attempt.
                     let _ = std::fs::remove_file(&server.log);
                     drop(err);
