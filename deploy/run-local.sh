@@ -16,7 +16,9 @@
 #   SHANGJI_WORKER_THREADS        async worker threads per service (default 1 here: all
 #                                 six share this machine's cores; see README.md)
 #   SHANGJI_BACKGROUND_NICE       CPU niceness of nats-server and the five services
-#                                 behind intake (default 10; 0 gives them intake's)
+#                                 behind intake (default 10; 0 gives them intake's), or
+#                                 `idle`: Linux's SCHED_IDLE, CPU only when nothing else
+#                                 wants it
 #   OTEL_EXPORTER_OTLP_ENDPOINT   passed to every service: export traces over OTLP/gRPC
 #   SHANGJI_LOG, SHANGJI_<SERVICE>_* and the other settings in README.md pass through too.
 set -euo pipefail
@@ -41,9 +43,22 @@ export SHANGJI_WORKER_THREADS="${SHANGJI_WORKER_THREADS:-1}"
 # acknowledged (its event waits in intake's outbox), so this shortens the wait of callers
 # without slowing the pipeline down: it does the same work either way, on every core
 # intake leaves.
+# `idle` goes further (SCHED_IDLE): the background runs only on CPU nobody else wants. That
+# shortens intake's answers under load more than niceness does (docs/benchmarks.md), but
+# anything else busy on the machine, a build say, then holds the pipeline back almost
+# entirely until it is done, so it is a choice, not the default.
 background_nice="${SHANGJI_BACKGROUND_NICE:-10}"
-if ! [[ "$background_nice" =~ ^[0-9]+$ ]] || ((background_nice > 19)); then
-    echo "error: SHANGJI_BACKGROUND_NICE must be a niceness from 0 to 19, not '$background_nice'" >&2
+if [[ "$background_nice" == idle ]]; then
+    if ! chrt --idle 0 true 2>/dev/null; then
+        echo "error: SHANGJI_BACKGROUND_NICE=idle needs chrt (util-linux) and SCHED_IDLE;" \
+            "give a niceness from 0 to 19 instead" >&2
+        exit 1
+    fi
+    background=(chrt --idle 0)
+elif [[ "$background_nice" =~ ^[0-9]+$ ]] && ((background_nice <= 19)); then
+    background=(nice -n "$background_nice")
+else
+    echo "error: SHANGJI_BACKGROUND_NICE must be a niceness from 0 to 19 or idle, not '$background_nice'" >&2
     exit 1
 fi
 
@@ -101,7 +116,7 @@ if port_open "$nats_port"; then
     exit 1
 fi
 start "$data/logs/nats-server.log" \
-    nice -n "$background_nice" "$nats_server" -js -sd "$data/nats" -a 127.0.0.1 -p "$nats_port"
+    "${background[@]}" "$nats_server" -js -sd "$data/nats" -a 127.0.0.1 -p "$nats_port"
 pids+=($!)
 wait_for_port nats-server "$nats_port" "$!" "$data/logs/nats-server.log"
 
@@ -123,7 +138,7 @@ for s in "${services[@]}"; do
     if [[ "$s" == intake ]]; then
         start "$data/logs/$s.log" "$bin_dir/shangji-$s"
     else
-        start "$data/logs/$s.log" nice -n "$background_nice" "$bin_dir/shangji-$s"
+        start "$data/logs/$s.log" "${background[@]}" "$bin_dir/shangji-$s"
     fi
     pids+=($!)
 done

@@ -146,3 +146,59 @@ impl Drop for StopGroup {
         let _ = killpg(Pid::from_raw(self.0 as i32), Signal::SIGTERM);
     }
 }
+
+/// What the script did with a `SHANGJI_BACKGROUND_NICE` value: its exit code, its stderr,
+/// and the scheduling a stand-in nats-server found itself under (`chrt -p` and `nice`),
+/// which the script starts first and which exits at once.
+fn background_priority(value: &str) -> (Option<i32>, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let seen = dir.path().join("seen");
+    let stand_in = dir.path().join("nats-server");
+    std::fs::write(
+        &stand_in,
+        format!(
+            "#!/usr/bin/env bash\n{{ chrt -p $$; echo \"niceness $(nice)\"; }} > {}\n",
+            seen.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &stand_in,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let output = Command::new("bash")
+        .arg(workspace_root().join("deploy/run-local.sh"))
+        .env("SHANGJI_BACKGROUND_NICE", value)
+        .env("SHANGJI_NATS_SERVER", &stand_in)
+        .env("SHANGJI_DATA_DIR", dir.path().join("data"))
+        .env("SHANGJI_NATS_PORT", free_ports(1)[0].to_string())
+        .stdin(Stdio::null())
+        .output()
+        .expect("bash runs deploy/run-local.sh");
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+        std::fs::read_to_string(&seen).unwrap_or_default(),
+    )
+}
+
+#[test]
+fn the_background_runs_niced_or_idle_as_asked_and_nonsense_is_refused() {
+    let (_, _, seen) = background_priority("10");
+    assert!(seen.contains("SCHED_OTHER"), "{seen}");
+    assert!(seen.contains("niceness 10"), "{seen}");
+
+    let (_, _, seen) = background_priority("idle");
+    assert!(seen.contains("SCHED_IDLE"), "{seen}");
+
+    for nonsense in ["20", "-5", "fast", "idle!"] {
+        let (code, stderr, seen) = background_priority(nonsense);
+        assert_eq!(code, Some(1), "{nonsense:?} refused");
+        assert!(
+            stderr.contains("SHANGJI_BACKGROUND_NICE must be a niceness from 0 to 19 or idle"),
+            "{nonsense:?}: {stderr}"
+        );
+        assert!(seen.is_empty(), "{nonsense:?}: nothing started");
+    }
+}
