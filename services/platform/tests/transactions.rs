@@ -1,9 +1,8 @@
-//! How a `Tx` ends, on SQLite and PostgreSQL. On SQLite `BEGIN` and `COMMIT` are
-//! statements of ours (so that `COMMIT` travels with the last writes) on the one writer
-//! connection, so every way out must leave that connection outside any transaction:
-//! committed with and without writes at the end, rolled back, dropped after a failed
-//! statement, dropped untouched, failed at commit. Each case is followed by a
-//! transaction that must work and see only what was committed.
+//! How a `Tx` ends, on SQLite and PostgreSQL: committed with and without rows deferred
+//! to the commit, rolled back, dropped after a write, after a failed statement or
+//! untouched, failed at commit, abandoned by a cancelled task. SQLite has one writer
+//! connection, so every way out must leave it outside any transaction: each case is
+//! followed by a transaction that must work and see only what was committed.
 
 use shangji_platform::Db;
 use shangji_platform::db::{BoundQuery, DeferredRow, Migration, Migrations};

@@ -15,9 +15,8 @@ use std::time::Duration;
 
 use sqlx::AnyConnection;
 use sqlx::any::AnyPoolOptions;
-use sqlx::{AnyPool, Executor};
+use sqlx::{AnyPool, Executor, Transaction};
 use tokio::sync::Notify;
-use tx_conn::TxConn;
 
 mod deferred;
 mod json_rows;
@@ -25,7 +24,6 @@ mod migrate;
 mod outbox_rows;
 mod params;
 mod together;
-mod tx_conn;
 
 pub use deferred::{BoundQuery, DeferredRow};
 pub use json_rows::{from_json_rows, json_rows};
@@ -137,12 +135,8 @@ impl Db {
 
     /// Starts a write transaction.
     pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
-        let conn = match self.backend {
-            Backend::Sqlite => TxConn::begin_plain(&self.writer).await?,
-            Backend::Postgres => TxConn::begin_managed(&self.writer).await?,
-        };
         Ok(Tx {
-            conn,
+            inner: self.writer.begin().await?,
             outbox_rows: Vec::new(),
             deferred: Vec::new(),
             outbox_written: self.outbox_written.clone(),
@@ -168,7 +162,7 @@ impl Db {
 /// statement just before it commits; committing one that enqueued events wakes the
 /// outbox relay.
 pub struct Tx {
-    conn: TxConn,
+    inner: Transaction<'static, sqlx::Any>,
     /// Outbox rows enqueued so far, written at commit: a batch of N events costs one
     /// round trip to the database instead of N.
     outbox_rows: Vec<OutboxRow>,
@@ -183,31 +177,21 @@ impl Tx {
         &self.service
     }
 
-    /// Writes the deferred rows and then the outbox rows and commits: on SQLite all in
-    /// one round trip, `COMMIT` included.
+    /// Writes the deferred rows and then the outbox rows (on SQLite in one round trip)
+    /// and commits.
     pub async fn commit(mut self) -> Result<(), sqlx::Error> {
-        let mut writes = Together::new(&self.conn);
+        let mut writes = Together::new(&self.inner);
         let deferred = std::mem::take(&mut self.deferred);
-        for statement in deferred::statements(&self.conn, &deferred) {
+        for statement in deferred::statements(&self.inner, &deferred) {
             writes.push(statement)?;
         }
         let rows = std::mem::take(&mut self.outbox_rows);
         let wrote_outbox = !rows.is_empty();
-        for statement in outbox_rows::statements(&self.conn, &rows) {
+        for statement in outbox_rows::statements(&self.inner, &rows) {
             writes.push(statement)?;
         }
-        let commit_with_writes = self.conn.commits_as_statement() && !writes.is_empty();
-        if commit_with_writes {
-            writes.push(sqlx::query("COMMIT"))?;
-        }
-        if let Err(err) = writes.execute(&mut self.conn).await {
-            self.conn.abandon().await;
-            return Err(err);
-        }
-        if commit_with_writes {
-            self.conn.committed();
-        }
-        self.conn.commit().await?;
+        writes.execute(&mut self.inner).await?;
+        self.inner.commit().await?;
         if wrote_outbox {
             self.outbox_written.notify_one();
         }
@@ -215,7 +199,7 @@ impl Tx {
     }
 
     pub async fn rollback(self) -> Result<(), sqlx::Error> {
-        self.conn.rollback().await
+        self.inner.rollback().await
     }
 
     /// Inserts `row` when the transaction commits, in one statement with the other rows
@@ -233,13 +217,13 @@ impl Tx {
 impl Deref for Tx {
     type Target = AnyConnection;
     fn deref(&self) -> &AnyConnection {
-        &self.conn
+        &self.inner
     }
 }
 
 impl DerefMut for Tx {
     fn deref_mut(&mut self) -> &mut AnyConnection {
-        &mut self.conn
+        &mut self.inner
     }
 }
 
