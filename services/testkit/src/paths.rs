@@ -16,8 +16,8 @@ pub fn workspace_root() -> PathBuf {
 }
 
 /// A TCP port on 127.0.0.1 that was free a moment ago. The listener is dropped before
-/// returning, so another process could take it first; servers the testkit starts retry on
-/// a fresh port when that happens (see [`address_in_use`]).
+/// returning, so another process could take it first; the test PostgreSQL and nats-server
+/// start again on a fresh port when that happens (see [`address_in_use`]).
 pub fn free_port() -> u16 {
     free_ports(1)[0]
 }
@@ -28,8 +28,8 @@ pub fn free_port() -> u16 {
 /// The ports come from below the kernel's ephemeral range when there is room. Ports from
 /// `bind(0)` are ephemeral ones, and so is the local end of every outgoing connection:
 /// with tests opening thousands of connections side by side, a client socket could take
-/// the port between this call and the server's bind (this happened in CI to a test
-/// PostgreSQL server).
+/// the port between this call and the server's bind (the likely reason a test PostgreSQL
+/// server once failed to start in CI).
 pub fn free_ports(n: usize) -> Vec<u16> {
     let mut listeners: Vec<TcpListener> = Vec::with_capacity(n);
     let below = below_ephemeral_range();
