@@ -104,6 +104,15 @@ async fn ownership_transfers(backend: Backend) {
     .await;
     h.wait_for::<OpportunityOwnerChanged>("the marker transfer", |e| e.opportunity_id == marker)
         .await;
+
+    // A rep claims the pooled opportunity: the transfer comes from nobody.
+    let mut claimed = transfer("t5", "cus_1", "", "zhao", "pool_claim");
+    claimed.opportunity_ids = vec![opp.clone()];
+    h.publish(TENANT, "t5", &claimed).await;
+    h.wait_for::<OpportunityOwnerChanged>("owner_changed from the pool", |e| {
+        e.opportunity_id == opp && e.from_rep_id.is_empty() && e.to_rep_id == "zhao"
+    })
+    .await;
     let owners = client
         .get_history(request(
             TENANT,
@@ -120,11 +129,14 @@ async fn ownership_transfers(backend: Backend) {
         .iter()
         .map(|e| (e.old_value.as_str(), e.new_value.as_str()))
         .collect();
-    assert_eq!(trail, [("", "wang"), ("wang", "li"), ("li", "")]);
+    assert_eq!(
+        trail,
+        [("", "wang"), ("wang", "li"), ("li", ""), ("", "zhao")]
+    );
     assert_eq!(owners[1].note, "hand_over (policy-7)");
     assert_eq!(owners[2].note, "recycled (policy-7): returned to the pool");
     let changes = h
         .events_of::<OpportunityOwnerChanged>(|e| e.opportunity_id == opp)
         .await;
-    assert_eq!(changes.len(), 2);
+    assert_eq!(changes.len(), 3);
 }

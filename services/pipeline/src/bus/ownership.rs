@@ -1,6 +1,7 @@
 //! `lead.ownership_transferred` -> the open opportunities it names (or, when it names
 //! none, the customer's open opportunities owned by `from_rep_id`) change owner; an empty
-//! `to_rep_id` returns them to the pool: no owner, still open. Each change is kept in the
+//! `to_rep_id` returns them to the pool: no owner, still open; an empty `from_rep_id`
+//! takes them out of it (a claim). Each change is kept in the
 //! history (with the reason and rule) and published as `opportunity.owner_changed`.
 //!
 //! Safe under redelivery twice over: the inbox drops a repeated event id, and an
@@ -27,9 +28,11 @@ impl Handler for OwnershipHandler {
     async fn handle(&self, tx: &mut Tx, event: &IncomingEvent) -> Result<(), HandlerError> {
         let transfer: OwnershipTransferred = event.decode()?;
         let tenant_id = event.tenant_id();
-        if tenant_id.trim().is_empty() || transfer.from_rep_id.trim().is_empty() {
+        // An empty `from_rep_id` is a claim from the pool: the opportunities it moves are
+        // the ones nobody owns.
+        if tenant_id.trim().is_empty() {
             return Err(HandlerError::Reject(anyhow!(
-                "ownership_transferred without tenant or from_rep_id"
+                "ownership_transferred without a tenant"
             )));
         }
         let user_id = Some(event.envelope.user_id.as_str())
