@@ -222,6 +222,7 @@ async fn announce_due(
         kind: reminder.kind.as_str().to_owned(),
         due_at: Some(from_millis(reminder.due_at)),
         message: reminder.message.clone(),
+        lead_id: reminder.lead_id.clone(),
     };
     bus::enqueue(tx, &event_context(reminder), &event).await?;
     let notice = Notice {
@@ -305,6 +306,7 @@ async fn escalate(
         team: facts.team,
         policy_id: reminder.policy_id.clone(),
         step: taken,
+        lead_id: reminder.lead_id.clone(),
     };
     bus::enqueue(tx, &event_context(reminder), &event).await?;
     tracing::info!(

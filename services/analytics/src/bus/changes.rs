@@ -64,6 +64,35 @@ fn required(id: &str, what: &str) -> Result<String, HandlerError> {
     }
 }
 
+/// A reminder counts on its opportunity, or on its lead when it fell due before the
+/// lead had one (a first-contact reminder).
+fn reminder_change(
+    opportunity_id: &str,
+    lead_id: &str,
+    id: String,
+    touch: Touch,
+) -> Result<Change, HandlerError> {
+    let at = touch.at;
+    if opportunity_id.trim().is_empty() && !lead_id.trim().is_empty() {
+        return Ok(Change::Lead(
+            lead_id.to_owned(),
+            LeadFacts {
+                at,
+                reminder: Some((id, touch)),
+                ..Default::default()
+            },
+        ));
+    }
+    Ok(Change::Opportunity(
+        required(opportunity_id, "opportunity_id or lead_id")?,
+        OpportunityFacts {
+            at,
+            reminder: Some((id, touch)),
+            ..Default::default()
+        },
+    ))
+}
+
 fn non_empty(value: &str) -> Option<String> {
     (!value.trim().is_empty()).then(|| value.to_owned())
 }
@@ -355,21 +384,12 @@ pub async fn change_of(
         let e: ReminderDue = event.decode()?;
         let at = time_of(e.due_at.as_ref(), event);
         let id = format!("{}/due/{at}", required(&e.reminder_id, "reminder_id")?);
-        Change::Opportunity(
-            required(&e.opportunity_id, "opportunity_id")?,
-            OpportunityFacts {
-                at,
-                reminder: Some((
-                    id,
-                    Touch {
-                        kind: "due".to_owned(),
-                        at,
-                        rep_id: e.owner_rep_id,
-                    },
-                )),
-                ..Default::default()
-            },
-        )
+        let touch = Touch {
+            kind: "due".to_owned(),
+            at,
+            rep_id: e.owner_rep_id,
+        };
+        reminder_change(&e.opportunity_id, &e.lead_id, id, touch)?
     } else if ty == ReminderEscalated::TYPE {
         let e: ReminderEscalated = event.decode()?;
         let at = time_of(e.escalated_at.as_ref(), event);
@@ -378,21 +398,12 @@ pub async fn change_of(
             required(&e.reminder_id, "reminder_id")?,
             e.level.max(e.step)
         );
-        Change::Opportunity(
-            required(&e.opportunity_id, "opportunity_id")?,
-            OpportunityFacts {
-                at,
-                reminder: Some((
-                    id,
-                    Touch {
-                        kind: "escalated".to_owned(),
-                        at,
-                        rep_id: e.owner_rep_id,
-                    },
-                )),
-                ..Default::default()
-            },
-        )
+        let touch = Touch {
+            kind: "escalated".to_owned(),
+            at,
+            rep_id: e.owner_rep_id,
+        };
+        reminder_change(&e.opportunity_id, &e.lead_id, id, touch)?
     } else if ty == TeamUpserted::TYPE {
         let e: TeamUpserted = event.decode()?;
         required(&e.team_id, "team_id")?;

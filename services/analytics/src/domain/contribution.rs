@@ -362,6 +362,19 @@ pub fn of_lead(s: &LeadState) -> Contributions {
             sink.add(metric::LEAD_SOURCE, &dims, cohort, step, 0, "", 1, 0);
         }
     }
+    for touch in s.reminders.values() {
+        let dims = [(dim::ALL, ""), (dim::REP, touch.rep_id.as_str())];
+        sink.add(
+            metric::REMINDER,
+            &dims,
+            month_key(touch.at),
+            &touch.kind,
+            0,
+            "",
+            1,
+            0,
+        );
+    }
     out
 }
 

@@ -1,8 +1,11 @@
 //! What analytics knows about one lead, merged from lead events in any order: its
 //! source, when it arrived, whether it qualified, who holds it.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
+use super::opportunity::Touch;
 use super::versioned::Versioned;
 
 /// The source recorded for a lead no event has named a source for.
@@ -21,6 +24,10 @@ pub struct LeadState {
     pub holder: Versioned<(String, String)>,
     pub assigned: bool,
     pub pooled: bool,
+    /// Reminders that fell due or escalated for the lead before it had an opportunity,
+    /// by reminder and step. States kept before this field read as none.
+    #[serde(default)]
+    pub reminders: BTreeMap<String, Touch>,
 }
 
 /// What one lead event states.
@@ -34,6 +41,7 @@ pub struct LeadFacts {
     pub holder: Option<(String, String)>,
     pub assigned: bool,
     pub pooled: bool,
+    pub reminder: Option<(String, Touch)>,
 }
 
 impl LeadState {
@@ -47,6 +55,7 @@ impl LeadState {
             holder: Versioned::unknown(),
             assigned: false,
             pooled: false,
+            reminders: BTreeMap::new(),
         }
     }
 
@@ -70,6 +79,11 @@ impl LeadState {
         self.qualified |= f.qualified;
         self.assigned |= f.assigned;
         self.pooled |= f.pooled;
+        if let Some((id, touch)) = &f.reminder {
+            self.reminders
+                .entry(id.clone())
+                .or_insert_with(|| touch.clone());
+        }
     }
 
     pub fn source(&self) -> &str {
