@@ -57,13 +57,14 @@ pub struct Runtime {
 }
 
 impl Runtime {
-    /// Starts consuming `spec` with `handler` until shutdown.
+    /// Starts consuming `spec` with `handler` until shutdown, starting the consumer
+    /// again whenever it stops early (see [`bus::supervise_consumer`]).
     pub fn spawn_consumer<H: Handler>(
         &self,
         spec: ConsumerSpec,
         handler: std::sync::Arc<H>,
     ) -> JoinHandle<anyhow::Result<()>> {
-        tokio::spawn(bus::run_consumer(
+        tokio::spawn(bus::supervise_consumer(
             self.db.clone(),
             self.bus.jetstream.clone(),
             spec,

@@ -45,6 +45,9 @@ impl Handler for Recorder {
         if e.lead_id == "retry-me" {
             return Err(HandlerError::Retry(anyhow::anyhow!("still not ready")));
         }
+        if e.lead_id == "panic-me" {
+            panic!("cannot handle {}", e.lead_id);
+        }
         sqlx::query("INSERT INTO applied (event_id, lead_id) VALUES ($1, $2)")
             .bind(event.event_id())
             .bind(&e.lead_id)
@@ -232,6 +235,16 @@ async fn redelivery_is_a_no_op_and_poison_is_dead_lettered(f: &Fixture) {
         },
     );
     publish(&f.bus, &stubborn, LeadReceived::subject(), "m-4").await;
+    // A handler bug: the event that makes it panic is dead-lettered, and the consumer
+    // lives on. Its id has a line break, which no NATS header may carry.
+    let panicky = envelope_of(
+        "evt-\npanic",
+        &LeadReceived {
+            lead_id: "panic-me".into(),
+            ..Default::default()
+        },
+    );
+    publish(&f.bus, &panicky, LeadReceived::subject(), "m-panic").await;
     let after = envelope_of(
         "evt-after",
         &LeadReceived {
@@ -241,10 +254,10 @@ async fn redelivery_is_a_no_op_and_poison_is_dead_lettered(f: &Fixture) {
     );
     publish(&f.bus, &after, LeadReceived::subject(), "m-5").await;
 
-    // Both dead letters arrive: the rejected one at once, the stubborn one after
-    // max_deliver (2) attempts.
+    // The three dead letters arrive: the rejected and the panicking one at once, the
+    // stubborn one after max_deliver (2) attempts.
     let mut reasons = Vec::new();
-    for _ in 0..2 {
+    for _ in 0..3 {
         let msg = tokio::time::timeout(Duration::from_secs(30), dead_letters.next())
             .await
             .expect("dead letter arrives")
@@ -260,13 +273,20 @@ async fn redelivery_is_a_no_op_and_poison_is_dead_lettered(f: &Fixture) {
         );
     }
     reasons.sort();
-    assert_eq!(reasons[0].0, "evt-poison");
+    assert_eq!(reasons[0].0, "evt- panic");
     assert!(
-        reasons[0].1.contains("pooled leads are not for me"),
+        reasons[0]
+            .1
+            .contains("the handler panicked: cannot handle panic-me"),
         "{reasons:?}"
     );
-    assert_eq!(reasons[1].0, "evt-stubborn");
-    assert!(reasons[1].1.contains("still not ready"), "{reasons:?}");
+    assert_eq!(reasons[1].0, "evt-poison");
+    assert!(
+        reasons[1].1.contains("pooled leads are not for me"),
+        "{reasons:?}"
+    );
+    assert_eq!(reasons[2].0, "evt-stubborn");
+    assert!(reasons[2].1.contains("still not ready"), "{reasons:?}");
 
     poll_until(
         "the good events applied",
@@ -406,4 +426,58 @@ async fn a_consumer_filter_follows_the_release() {
     .unwrap();
     shutdown.cancel();
     task.await.unwrap().unwrap();
+}
+
+/// A consumer whose run ends early (here: its stream does not exist yet as it starts) is
+/// started again, and consumes once the stream is there.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_consumer_that_stops_early_is_started_again() {
+    let f = fixture(None).await;
+    f.bus
+        .jetstream
+        .delete_stream(Domain::Lead.stream_name())
+        .await
+        .unwrap();
+    let shutdown = CancellationToken::new();
+    let consumer = tokio::spawn(bus::supervise_consumer(
+        f.db.clone(),
+        f.bus.jetstream.clone(),
+        ConsumerSpec::new("recorder", Domain::Lead, &["received"]),
+        Arc::new(Recorder),
+        f.settings.bus.clone(),
+        shutdown.clone(),
+    ));
+    // Let the first run fail on the missing stream.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!consumer.is_finished(), "the supervisor gave up");
+    f.bus.ensure_streams(&f.settings).await.unwrap();
+    let event = envelope_of(
+        "evt-late",
+        &LeadReceived {
+            lead_id: "lead-late".into(),
+            ..Default::default()
+        },
+    );
+    publish(&f.bus, &event, LeadReceived::subject(), "m-late").await;
+    poll_until(
+        "the event applied by the restarted consumer",
+        Duration::from_secs(30),
+        Duration::from_millis(100),
+        || async {
+            let got = applied(&f.db).await;
+            if got == ["lead-late"] {
+                Ok(())
+            } else {
+                Err(format!("applied so far: {got:?}"))
+            }
+        },
+    )
+    .await
+    .unwrap();
+    shutdown.cancel();
+    tokio::time::timeout(Duration::from_secs(10), consumer)
+        .await
+        .expect("the supervisor stops at shutdown")
+        .unwrap()
+        .unwrap();
 }

@@ -11,12 +11,13 @@
 
 use std::collections::HashSet;
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use async_nats::jetstream::{self, AckKind, consumer::pull};
-use futures::StreamExt as _;
+use futures::{FutureExt as _, StreamExt as _};
 use prost::Message as _;
 use shangji_contracts::events::{self, Domain, Envelope};
 use shangji_contracts::time::now_millis;
@@ -173,6 +174,7 @@ pub async fn run_consumer<H: Handler>(
     lag_refresh.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     // Messages a linger pulled past a full batch: the next batch starts with them.
     let mut held_over = Vec::new();
+    let mut pull_errors = 0;
     loop {
         let batch = if !held_over.is_empty() {
             std::mem::take(&mut held_over)
@@ -200,8 +202,23 @@ pub async fn run_consumer<H: Handler>(
         let mut deliveries = Vec::with_capacity(batch.len());
         for item in batch {
             match item {
-                Ok(message) => deliveries.push(parse(message, &spec)),
-                Err(err) => tracing::warn!(consumer = %spec.durable, error = %err, "pull error"),
+                Ok(message) => {
+                    pull_errors = 0;
+                    deliveries.push(parse(message, &spec));
+                }
+                Err(err) => {
+                    tracing::warn!(consumer = %spec.durable, error = %err, "pull error");
+                    pull_errors += 1;
+                    // The client keeps trying on its own; when it does not get anywhere
+                    // (the durable consumer was deleted, heartbeats keep missing), end
+                    // this run and let the supervisor start over from the top.
+                    if pull_errors >= MAX_PULL_ERRORS {
+                        anyhow::bail!(
+                            "{MAX_PULL_ERRORS} pull errors in a row on consumer {}; last: {err}",
+                            spec.durable
+                        );
+                    }
+                }
             }
         }
         if !deliveries.is_empty() {
@@ -253,6 +270,9 @@ where
     }
     batch
 }
+
+/// Pull errors in a row (no message between them) after which a run gives up.
+const MAX_PULL_ERRORS: u32 = 5;
 
 /// How often the consumer's lag is read from the server.
 const LAG_REFRESH: Duration = Duration::from_secs(5);
@@ -395,10 +415,43 @@ async fn apply_all<H: Handler>(
         }
     }
     if !fresh.is_empty() {
-        handler.handle_batch(&mut tx, &fresh).await?;
+        // A handler that panics on an event must not take the consumer down with it
+        // (every replica would die on the same message in turn): the panic fails the
+        // batch, the events are then tried one by one, and the one that panics is
+        // dead-lettered like any event that can never be applied. The transaction is
+        // dropped, so rolled back.
+        match AssertUnwindSafe(handler.handle_batch(&mut tx, &fresh))
+            .catch_unwind()
+            .await
+        {
+            Ok(handled) => handled?,
+            Err(panic) => {
+                return Err(HandlerError::Reject(anyhow::anyhow!(
+                    "the handler panicked: {}",
+                    panic_message(panic.as_ref())
+                )));
+            }
+        }
     }
     tx.commit().await?;
     Ok(outcomes)
+}
+
+/// `value` made safe for a NATS header: control characters (line breaks above all)
+/// become spaces.
+fn header_value(value: &str) -> String {
+    value
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
+    panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(no message)")
 }
 
 /// Inserts the event ids of a batch into the inbox in one statement and returns those
@@ -480,7 +533,7 @@ async fn dead_letter(
     delivered: i64,
 ) -> anyhow::Result<()> {
     let mut headers = async_nats::HeaderMap::new();
-    let error = format!("{err}").replace(['\r', '\n'], " ");
+    let error = header_value(&format!("{err}"));
     headers.insert("Shangji-Error", error.as_str());
     headers.insert(
         "Shangji-Original-Subject",
@@ -489,11 +542,14 @@ async fn dead_letter(
     headers.insert("Shangji-Deliveries", delivered.to_string().as_str());
     headers.insert("Shangji-Consumer", spec.durable.as_str());
     if let Ok(event) = &delivery.event {
-        headers.insert("Shangji-Event-Id", event.event_id());
+        // The id comes from whoever published the message: a line break in it would
+        // make the client refuse (panic on) the header.
+        let event_id = header_value(event.event_id());
+        headers.insert("Shangji-Event-Id", event_id.as_str());
         // One dead letter per consumer and event, even if we die before the term ack.
         headers.insert(
             "Nats-Msg-Id",
-            format!("{}:{}", spec.durable, event.event_id()).as_str(),
+            format!("{}:{event_id}", spec.durable).as_str(),
         );
     }
     jetstream

@@ -13,6 +13,7 @@ mod batch;
 pub mod consumer;
 mod context;
 pub mod outbox;
+mod supervise;
 
 use std::time::Duration;
 
@@ -24,6 +25,7 @@ pub use batch::BatchHandler;
 pub use consumer::{ConsumerSpec, Handler, HandlerError, run_consumer};
 pub use context::{EventContext, IncomingEvent};
 pub use outbox::enqueue;
+pub use supervise::supervise_consumer;
 
 use crate::config::Settings;
 
