@@ -145,7 +145,8 @@ fn amount_and_unit(text: &str) -> Option<i64> {
         .find(|(units, _)| units.iter().any(|u| rest.starts_with(u)))
         .map(|(_, days)| *days);
         if let Some(days) = unit_days {
-            return Some(amount * days);
+            // "999999999999999999个月" is someone's keyboard, not a plan: far away.
+            return Some(amount.saturating_mul(days));
         }
         i += used;
     }
@@ -276,6 +277,12 @@ mod tests {
         for (text, expected) in cases {
             assert_eq!(days_until(text, NOW), expected, "{text}");
         }
+    }
+
+    #[test]
+    fn an_absurd_amount_is_far_away_not_an_overflow() {
+        assert_eq!(days_until("999999999999999999个月", NOW), Some(i64::MAX));
+        assert_eq!(days_until("9223372036854775807 years", NOW), Some(i64::MAX));
     }
 
     #[test]
