@@ -41,6 +41,13 @@ pub struct ProblemRow {
     pub message: String,
 }
 
+/// `text` with each NUL written out as `\0`. Problems quote the cells and headers they
+/// are about, and a file can hold any byte; PostgreSQL refuses NUL in text, which
+/// would fail the whole chunk (and the report) over one bad cell.
+fn storable(text: &str) -> String {
+    text.replace('\0', "\\0")
+}
+
 pub async fn create_import(
     tx: &mut Tx,
     tenant_id: &str,
@@ -54,7 +61,7 @@ pub async fn create_import(
     )
     .bind(tenant_id)
     .bind(&import.import_id)
-    .bind(&import.file_name)
+    .bind(storable(&import.file_name))
     .bind(import.format)
     .bind(&import.encoding)
     .bind(import.dry_run)
@@ -107,7 +114,7 @@ pub async fn finish_import(
     .bind(tenant_id)
     .bind(import_id)
     .bind(state)
-    .bind(error)
+    .bind(storable(error))
     .bind(now)
     .execute(&mut **tx)
     .await?;
@@ -129,9 +136,9 @@ pub async fn insert_problem(
     .bind(import_id)
     .bind(problem.seq)
     .bind(problem.row_number)
-    .bind(&problem.field)
-    .bind(&problem.column_name)
-    .bind(&problem.message)
+    .bind(storable(&problem.field))
+    .bind(storable(&problem.column_name))
+    .bind(storable(&problem.message))
     .execute(&mut **tx)
     .await?;
     Ok(())
