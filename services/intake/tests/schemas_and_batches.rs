@@ -324,3 +324,44 @@ async fn schemas_are_versioned_and_applied_on_postgres() {
         schemas_are_versioned_and_applied(Backend::Postgres).await;
     }
 }
+
+/// Retries sent while the first UpsertFieldSchema still runs get its answer: one new
+/// version, whichever call got there first, and no caller told it failed.
+async fn concurrent_retries_of_a_schema_upsert(backend: Backend) {
+    let h = Harness::start(backend).await;
+    for round in 1..=4i64 {
+        let upsert = UpsertFieldSchemaRequest {
+            idempotency_key: format!("schema-race-{round}"),
+            fields: tenant_fields(),
+            expected_version: round - 1,
+        };
+        let calls = (0..4).map(|_| {
+            let mut client = h.client.clone();
+            let call = with_tenant(upsert.clone(), "acme");
+            async move { client.upsert_field_schema(call).await }
+        });
+        let answers: Vec<_> = futures::future::join_all(calls)
+            .await
+            .into_iter()
+            .map(|a| a.expect("every retry succeeds").into_inner())
+            .collect();
+        assert!(
+            answers.iter().all(|a| a == &answers[0]),
+            "round {round}: {answers:?}"
+        );
+        assert_eq!(answers[0].schema.as_ref().unwrap().version, round);
+    }
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_retries_of_a_schema_upsert_on_sqlite() {
+    concurrent_retries_of_a_schema_upsert(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_retries_of_a_schema_upsert_on_postgres() {
+    if postgres_or_skip("concurrent_retries_of_a_schema_upsert_on_postgres") {
+        concurrent_retries_of_a_schema_upsert(Backend::Postgres).await;
+    }
+}

@@ -186,3 +186,50 @@ async fn loss_reasons_and_reopening(backend: Backend) {
         "{status:?}"
     );
 }
+
+#[tokio::test]
+async fn a_retry_sent_while_the_first_close_runs_gets_its_answer_on_sqlite() {
+    concurrent_retries_of_a_close(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn a_retry_sent_while_the_first_close_runs_gets_its_answer_on_postgres() {
+    concurrent_retries_of_a_close(Backend::Postgres).await;
+}
+
+/// A client that times out and retries while its first call still runs: the retry
+/// waits behind the first, then finds the deal closed. It must get the first call's
+/// answer, not "already lost", whichever of the two gets there first.
+async fn concurrent_retries_of_a_close(backend: Backend) {
+    let h = Harness::start_on(backend).await;
+    let client = h.client().await;
+    for round in 0..5 {
+        let opp = open_opportunity(
+            &h,
+            TENANT,
+            &format!("lead_{round}"),
+            &format!("cus_{round}"),
+            "wang",
+            "east",
+        )
+        .await
+        .opportunity_id;
+        let key = format!("lose-{round}");
+        let calls = (0..4).map(|_| {
+            let mut client = client.clone();
+            let call = request(TENANT, lose(&opp, &key, "price", "预算砍了"));
+            async move { client.close_opportunity(call).await }
+        });
+        let answers = futures::future::join_all(calls).await;
+        let answers: Vec<_> = answers
+            .into_iter()
+            .map(|a| a.expect("every retry succeeds").into_inner())
+            .collect();
+        assert!(
+            answers.iter().all(|a| a == &answers[0]),
+            "round {round}: {answers:?}"
+        );
+        let closed = answers[0].opportunity.as_ref().unwrap();
+        assert_eq!(closed.status, OpportunityStatus::Lost as i32);
+    }
+}

@@ -275,6 +275,27 @@ impl<'a> Call<'a> {
         }
     }
 
+    /// What to answer for a call that ended in `result`. A retry sent while the first
+    /// call was still running waits for the writer behind it and then finds the first
+    /// call's effects (the deal already closed, the customers already merged); refused
+    /// for that, it answers what the first call answered, as a retry after it would.
+    /// A refusal with no earlier call under the key stands.
+    pub async fn or_replay<R: Message + Default, E>(
+        &self,
+        db: &Db,
+        result: Result<R, E>,
+    ) -> Result<R, E> {
+        match result {
+            Ok(response) => Ok(response),
+            Err(err) => match self.replay(db).await {
+                Ok(Some(earlier)) => Ok(earlier),
+                Ok(None) => Err(err),
+                // The refusal says more than a failed look-up would.
+                Err(_) => Err(err),
+            },
+        }
+    }
+
     async fn replay_winner<R: Message + Default>(&self, db: &Db) -> Result<R, ApiError> {
         self.replay(db).await?.ok_or_else(|| {
             ApiError::Internal(anyhow::anyhow!(
@@ -301,7 +322,11 @@ pub async fn once<Req: Message, Resp: Message + Default>(
     if let Some(done) = call.replay(db).await? {
         return Ok(done);
     }
-    let mut tx = db.begin().await?;
-    let response = work(&mut tx).await?;
-    call.commit(db, tx, response).await
+    let result = async {
+        let mut tx = db.begin().await?;
+        let response = work(&mut tx).await?;
+        call.commit(db, tx, response).await
+    }
+    .await;
+    call.or_replay(db, result).await
 }

@@ -57,21 +57,25 @@ pub async fn merge_customers(
     if let Some(earlier) = call.replay(db).await? {
         return Ok(earlier);
     }
-    let mut tx = db.begin().await?;
-    let plan = merge::plan(&mut tx, &ctx.tenant_id, survivor, &merged)
-        .await
-        .map_err(merge_error)?;
-    let decision = MergeDecision {
-        decided_by: ctx.user_id.clone(),
-        reason: reason.to_owned(),
-        review_id: String::new(),
-    };
-    let record = merge_and_publish(&mut tx, ctx, &plan, &decision).await?;
-    let response = pb::MergeCustomersResponse {
-        dry_run: false,
-        merge: Some(merge_message(&record)),
-    };
-    call.commit(db, tx, response).await
+    let result: Result<pb::MergeCustomersResponse, ApiError> = async {
+        let mut tx = db.begin().await?;
+        let plan = merge::plan(&mut tx, &ctx.tenant_id, survivor, &merged)
+            .await
+            .map_err(merge_error)?;
+        let decision = MergeDecision {
+            decided_by: ctx.user_id.clone(),
+            reason: reason.to_owned(),
+            review_id: String::new(),
+        };
+        let record = merge_and_publish(&mut tx, ctx, &plan, &decision).await?;
+        let response = pb::MergeCustomersResponse {
+            dry_run: false,
+            merge: Some(merge_message(&record)),
+        };
+        call.commit(db, tx, response).await
+    }
+    .await;
+    call.or_replay(db, result).await
 }
 
 pub async fn unmerge_customers(
@@ -86,30 +90,34 @@ pub async fn unmerge_customers(
     if let Some(earlier) = call.replay(db).await? {
         return Ok(earlier);
     }
-    let now = now_millis();
-    let mut tx = db.begin().await?;
-    let record = merge::unmerge(&mut tx, &ctx.tenant_id, merge_id, &ctx.user_id, now)
-        .await
-        .map_err(merge_error)?;
-    let event = CustomerUnmerged {
-        merge_id: record.merge_id.clone(),
-        survivor_customer_id: record.survivor_customer_id.clone(),
-        restored_customer_ids: record.merged_customer_ids.clone(),
-        decided_by: ctx.user_id.clone(),
-        unmerged_at: Some(from_millis(now)),
-    };
-    bus::enqueue(
-        &mut tx,
-        &EventContext::from_request(ctx, &record.merge_id),
-        &event,
-    )
-    .await?;
-    tracing::info!(tenant_id = %ctx.tenant_id, merge_id = %record.merge_id, by = %ctx.user_id, "merge undone");
-    metrics::counter!("shangji_dedup_unmerges_total").increment(1);
-    let response = pb::UnmergeCustomersResponse {
-        merge: Some(merge_message(&record)),
-    };
-    call.commit(db, tx, response).await
+    let result: Result<pb::UnmergeCustomersResponse, ApiError> = async {
+        let now = now_millis();
+        let mut tx = db.begin().await?;
+        let record = merge::unmerge(&mut tx, &ctx.tenant_id, merge_id, &ctx.user_id, now)
+            .await
+            .map_err(merge_error)?;
+        let event = CustomerUnmerged {
+            merge_id: record.merge_id.clone(),
+            survivor_customer_id: record.survivor_customer_id.clone(),
+            restored_customer_ids: record.merged_customer_ids.clone(),
+            decided_by: ctx.user_id.clone(),
+            unmerged_at: Some(from_millis(now)),
+        };
+        bus::enqueue(
+            &mut tx,
+            &EventContext::from_request(ctx, &record.merge_id),
+            &event,
+        )
+        .await?;
+        tracing::info!(tenant_id = %ctx.tenant_id, merge_id = %record.merge_id, by = %ctx.user_id, "merge undone");
+        metrics::counter!("shangji_dedup_unmerges_total").increment(1);
+        let response = pb::UnmergeCustomersResponse {
+            merge: Some(merge_message(&record)),
+        };
+        call.commit(db, tx, response).await
+    }
+    .await;
+    call.or_replay(db, result).await
 }
 
 /// Applies a plan and enqueues `customer_merged` in the same transaction.

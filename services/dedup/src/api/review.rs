@@ -110,112 +110,116 @@ pub async fn resolve_review(
     if let Some(earlier) = call.replay(db).await? {
         return Ok(earlier);
     }
+    let result: Result<pb::ResolveReviewResponse, ApiError> = async {
 
-    let now = now_millis();
-    let mut tx = db.begin().await?;
-    // Concurrent resolutions of one item queue up behind this lock and then see it closed.
-    let Some(item) = review::lock_item(&mut tx, &ctx.tenant_id, review_id).await? else {
-        return Err(ApiError::NotFound(format!(
-            "review item {review_id} not found"
-        )));
-    };
-    if item.status != ReviewStatus::Open {
-        // Asking again for what was decided is answered with the decision; asking for the
-        // opposite is refused, since it would silently overturn a person's judgement.
-        if item.status != decision {
-            return Err(overturn_refused(&item));
-        }
-        let merge = match item.merge_id.as_str() {
-            "" => None,
-            id => merge_store::merge(&mut tx, &ctx.tenant_id, id)
-                .await?
-                .map(|m| merge_message(&m)),
+        let now = now_millis();
+        let mut tx = db.begin().await?;
+        // Concurrent resolutions of one item queue up behind this lock and then see it closed.
+        let Some(item) = review::lock_item(&mut tx, &ctx.tenant_id, review_id).await? else {
+            return Err(ApiError::NotFound(format!(
+                "review item {review_id} not found"
+            )));
         };
+        if item.status != ReviewStatus::Open {
+            // Asking again for what was decided is answered with the decision; asking for the
+            // opposite is refused, since it would silently overturn a person's judgement.
+            if item.status != decision {
+                return Err(overturn_refused(&item));
+            }
+            let merge = match item.merge_id.as_str() {
+                "" => None,
+                id => merge_store::merge(&mut tx, &ctx.tenant_id, id)
+                    .await?
+                    .map(|m| merge_message(&m)),
+            };
+            let response = pb::ResolveReviewResponse {
+                item: Some(review_item(&mut tx, &ctx.tenant_id, &item).await?),
+                merge,
+            };
+            tx.rollback().await?;
+            return Ok(response);
+        }
+
+        // Either side may have been merged into something else since the question was asked.
+        let customer =
+            merge_store::current_customer(&mut tx, &ctx.tenant_id, &item.customer_id).await?;
+        let candidate =
+            merge_store::current_customer(&mut tx, &ctx.tenant_id, &item.candidate_customer_id).await?;
+        let mut merge = None;
+        let mut merge_id = String::new();
+        match decision {
+            ReviewStatus::Different => {
+                review::record_different(
+                    &mut tx,
+                    &ctx.tenant_id,
+                    &customer,
+                    &candidate,
+                    review_id,
+                    &ctx.user_id,
+                    now,
+                )
+                .await?;
+            }
+            _ if customer == candidate => {
+                // Merged meanwhile by another decision: the answer holds, nothing to move.
+            }
+            _ => {
+                let (survivor, merged) = survivor_of(
+                    side(&mut tx, &ctx.tenant_id, &customer).await?,
+                    side(&mut tx, &ctx.tenant_id, &candidate).await?,
+                );
+                let plan = merge_store::plan(
+                    &mut tx,
+                    &ctx.tenant_id,
+                    &survivor.customer_id,
+                    &[merged.customer_id.as_str()],
+                )
+                .await
+                .map_err(merge_error)?;
+                let reason = match note {
+                    "" => format!("review {review_id}: judged the same"),
+                    note => format!("review {review_id}: {note}"),
+                };
+                let record = merge_and_publish(
+                    &mut tx,
+                    ctx,
+                    &plan,
+                    &MergeDecision {
+                        decided_by: ctx.user_id.clone(),
+                        reason,
+                        review_id: review_id.to_owned(),
+                    },
+                )
+                .await?;
+                merge_id = record.merge_id.clone();
+                merge = Some(merge_message(&record));
+            }
+        }
+        review::set_resolution(
+            &mut tx,
+            &ctx.tenant_id,
+            review_id,
+            decision,
+            &ctx.user_id,
+            note,
+            &merge_id,
+            now,
+        )
+        .await?;
+        let item = review::review_item(&mut tx, &ctx.tenant_id, review_id)
+            .await?
+            .ok_or_else(|| ApiError::NotFound(format!("review item {review_id} not found")))?;
+        tracing::info!(tenant_id = %ctx.tenant_id, review_id, decision = decision.as_str(), by = %ctx.user_id, "review resolved");
+        metrics::counter!("shangji_dedup_reviews_resolved_total", "decision" => decision.as_str())
+            .increment(1);
         let response = pb::ResolveReviewResponse {
             item: Some(review_item(&mut tx, &ctx.tenant_id, &item).await?),
             merge,
         };
-        tx.rollback().await?;
-        return Ok(response);
+        call.commit(db, tx, response).await
     }
-
-    // Either side may have been merged into something else since the question was asked.
-    let customer =
-        merge_store::current_customer(&mut tx, &ctx.tenant_id, &item.customer_id).await?;
-    let candidate =
-        merge_store::current_customer(&mut tx, &ctx.tenant_id, &item.candidate_customer_id).await?;
-    let mut merge = None;
-    let mut merge_id = String::new();
-    match decision {
-        ReviewStatus::Different => {
-            review::record_different(
-                &mut tx,
-                &ctx.tenant_id,
-                &customer,
-                &candidate,
-                review_id,
-                &ctx.user_id,
-                now,
-            )
-            .await?;
-        }
-        _ if customer == candidate => {
-            // Merged meanwhile by another decision: the answer holds, nothing to move.
-        }
-        _ => {
-            let (survivor, merged) = survivor_of(
-                side(&mut tx, &ctx.tenant_id, &customer).await?,
-                side(&mut tx, &ctx.tenant_id, &candidate).await?,
-            );
-            let plan = merge_store::plan(
-                &mut tx,
-                &ctx.tenant_id,
-                &survivor.customer_id,
-                &[merged.customer_id.as_str()],
-            )
-            .await
-            .map_err(merge_error)?;
-            let reason = match note {
-                "" => format!("review {review_id}: judged the same"),
-                note => format!("review {review_id}: {note}"),
-            };
-            let record = merge_and_publish(
-                &mut tx,
-                ctx,
-                &plan,
-                &MergeDecision {
-                    decided_by: ctx.user_id.clone(),
-                    reason,
-                    review_id: review_id.to_owned(),
-                },
-            )
-            .await?;
-            merge_id = record.merge_id.clone();
-            merge = Some(merge_message(&record));
-        }
-    }
-    review::set_resolution(
-        &mut tx,
-        &ctx.tenant_id,
-        review_id,
-        decision,
-        &ctx.user_id,
-        note,
-        &merge_id,
-        now,
-    )
-    .await?;
-    let item = review::review_item(&mut tx, &ctx.tenant_id, review_id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("review item {review_id} not found")))?;
-    tracing::info!(tenant_id = %ctx.tenant_id, review_id, decision = decision.as_str(), by = %ctx.user_id, "review resolved");
-    metrics::counter!("shangji_dedup_reviews_resolved_total", "decision" => decision.as_str())
-        .increment(1);
-    let response = pb::ResolveReviewResponse {
-        item: Some(review_item(&mut tx, &ctx.tenant_id, &item).await?),
-        merge,
-    };
-    call.commit(db, tx, response).await
+    .await;
+    call.or_replay(db, result).await
 }
 
 async fn side(

@@ -65,30 +65,34 @@ pub async fn upsert_scoring_rules(
     if let Some(earlier) = call.replay(db).await? {
         return Ok(earlier);
     }
-    let now = now_millis();
-    let mut tx = db.begin().await?;
-    let current = scoring_rules::latest(&mut tx, &ctx.tenant_id)
-        .await?
-        .map_or(BUILTIN_VERSION, |saved| saved.version);
-    if req.base_version != 0 && req.base_version != current {
-        return Err(version_moved(req.base_version, current));
+    let result: Result<pb::UpsertScoringRulesResponse, ApiError> = async {
+        let now = now_millis();
+        let mut tx = db.begin().await?;
+        let current = scoring_rules::latest(&mut tx, &ctx.tenant_id)
+            .await?
+            .map_or(BUILTIN_VERSION, |saved| saved.version);
+        if req.base_version != 0 && req.base_version != current {
+            return Err(version_moved(req.base_version, current));
+        }
+        let version = current + 1;
+        let mut stored = score_rules_proto::message(&ScoringRules { version, ..parsed });
+        stored.created_by = ctx.user_id.clone();
+        stored.created_at = Some(from_millis(now));
+        match scoring_rules::insert(&mut tx, &ctx.tenant_id, version, &stored, &ctx.user_id, now).await
+        {
+            Ok(()) => {}
+            // A concurrent save took this version number first.
+            Err(err) if is_unique_violation(&err) => return Err(version_moved(current, version)),
+            Err(err) => return Err(err.into()),
+        }
+        tracing::info!(tenant_id = %ctx.tenant_id, version, rules = stored.rules.len(), by = %ctx.user_id, "scoring rules saved");
+        let response = pb::UpsertScoringRulesResponse {
+            rules: Some(stored),
+        };
+        call.commit(db, tx, response).await
     }
-    let version = current + 1;
-    let mut stored = score_rules_proto::message(&ScoringRules { version, ..parsed });
-    stored.created_by = ctx.user_id.clone();
-    stored.created_at = Some(from_millis(now));
-    match scoring_rules::insert(&mut tx, &ctx.tenant_id, version, &stored, &ctx.user_id, now).await
-    {
-        Ok(()) => {}
-        // A concurrent save took this version number first.
-        Err(err) if is_unique_violation(&err) => return Err(version_moved(current, version)),
-        Err(err) => return Err(err.into()),
-    }
-    tracing::info!(tenant_id = %ctx.tenant_id, version, rules = stored.rules.len(), by = %ctx.user_id, "scoring rules saved");
-    let response = pb::UpsertScoringRulesResponse {
-        rules: Some(stored),
-    };
-    call.commit(db, tx, response).await
+    .await;
+    call.or_replay(db, result).await
 }
 
 pub async fn explain_score(

@@ -35,20 +35,25 @@ pub async fn upsert_match_thresholds(
     if let Some(earlier) = call.replay(db).await? {
         return Ok(earlier);
     }
-    let mut tx = db.begin().await?;
-    match wanted {
-        Some(own) => {
-            thresholds::set_tenant_thresholds(&mut tx, &ctx.tenant_id, own, now_millis()).await?;
+    let result: Result<pb::UpsertMatchThresholdsResponse, ApiError> = async {
+        let mut tx = db.begin().await?;
+        match wanted {
+            Some(own) => {
+                thresholds::set_tenant_thresholds(&mut tx, &ctx.tenant_id, own, now_millis())
+                    .await?;
+            }
+            None => thresholds::clear_tenant_thresholds(&mut tx, &ctx.tenant_id).await?,
         }
-        None => thresholds::clear_tenant_thresholds(&mut tx, &ctx.tenant_id).await?,
+        let response = pb::UpsertMatchThresholdsResponse {
+            current: Some(current(&mut tx, &ctx.tenant_id, defaults).await?),
+        };
+        tracing::info!(tenant_id = %ctx.tenant_id, by = %ctx.user_id,
+            same = wanted.map(|t| t.same), possible = wanted.map(|t| t.possible),
+            reset = wanted.is_none(), "match thresholds set");
+        call.commit(db, tx, response).await
     }
-    let response = pb::UpsertMatchThresholdsResponse {
-        current: Some(current(&mut tx, &ctx.tenant_id, defaults).await?),
-    };
-    tracing::info!(tenant_id = %ctx.tenant_id, by = %ctx.user_id,
-        same = wanted.map(|t| t.same), possible = wanted.map(|t| t.possible),
-        reset = wanted.is_none(), "match thresholds set");
-    call.commit(db, tx, response).await
+    .await;
+    call.or_replay(db, result).await
 }
 
 /// The tenant's own thresholds, or `None` for a reset to the service's defaults; every

@@ -52,70 +52,82 @@ pub async fn upsert_connector(
     if let Some(earlier) = replay().await? {
         return Ok(earlier);
     }
-    let connector_id = connector.connector_id.trim().to_owned();
-    let mut tx = db.begin().await?;
-    let existing = connectors::load_connector_in(&mut tx, &ctx.tenant_id, &connector_id)
-        .await?
-        .map(decode_with_secret)
-        .transpose()?;
-    let current = existing.as_ref().map_or(0, |c| c.version);
-    if request.expected_version > 0 && request.expected_version != current {
-        return Err(conflict(&connector_id, current, request.expected_version));
-    }
-    let secret = match connector.secret.as_str() {
-        "" => existing.map(|c| c.secret).unwrap_or_default(),
-        given => given.to_owned(),
-    };
-    if secret.is_empty() {
-        return Err(ApiError::invalid_field(
-            "connector.secret",
-            "is required for a new connector",
-        ));
-    }
-    let now = now_millis();
-    let stored = Connector {
-        connector_id: connector_id.clone(),
-        secret,
-        version: current + 1,
-        updated_at: Some(from_millis(now)),
-        secret_set: true,
-        ..connector
-    };
-    if !connectors::save_connector(
-        &mut tx,
-        &ctx.tenant_id,
-        &connector_id,
-        stored.version,
-        &stored.encode_to_vec(),
-        now,
-    )
-    .await?
-    {
-        return Err(conflict(
-            &connector_id,
-            current + 1,
-            request.expected_version,
-        ));
-    }
-    let response = UpsertConnectorResponse {
-        connector: Some(without_secret(stored)),
-    };
-    idempotency::remember(
-        &mut tx,
-        &ctx.tenant_id,
-        UPSERT_CONNECTOR,
-        &key,
-        &hash,
-        &response,
-    )
-    .await?;
-    match tx.commit().await {
-        Ok(()) => {
-            tracing::info!(tenant.id = %ctx.tenant_id, connector.id = %connector_id, version = current + 1, "connector upserted");
-            Ok(response)
+    let result: Result<UpsertConnectorResponse, ApiError> = async {
+        let connector_id = connector.connector_id.trim().to_owned();
+        let mut tx = db.begin().await?;
+        let existing = connectors::load_connector_in(&mut tx, &ctx.tenant_id, &connector_id)
+            .await?
+            .map(decode_with_secret)
+            .transpose()?;
+        let current = existing.as_ref().map_or(0, |c| c.version);
+        if request.expected_version > 0 && request.expected_version != current {
+            return Err(conflict(&connector_id, current, request.expected_version));
         }
-        Err(err) if is_unique_violation(&err) => replay().await?.ok_or_else(|| err.into()),
-        Err(err) => Err(err.into()),
+        let secret = match connector.secret.as_str() {
+            "" => existing.map(|c| c.secret).unwrap_or_default(),
+            given => given.to_owned(),
+        };
+        if secret.is_empty() {
+            return Err(ApiError::invalid_field(
+                "connector.secret",
+                "is required for a new connector",
+            ));
+        }
+        let now = now_millis();
+        let stored = Connector {
+            connector_id: connector_id.clone(),
+            secret,
+            version: current + 1,
+            updated_at: Some(from_millis(now)),
+            secret_set: true,
+            ..connector
+        };
+        if !connectors::save_connector(
+            &mut tx,
+            &ctx.tenant_id,
+            &connector_id,
+            stored.version,
+            &stored.encode_to_vec(),
+            now,
+        )
+        .await?
+        {
+            return Err(conflict(
+                &connector_id,
+                current + 1,
+                request.expected_version,
+            ));
+        }
+        let response = UpsertConnectorResponse {
+            connector: Some(without_secret(stored)),
+        };
+        idempotency::remember(
+            &mut tx,
+            &ctx.tenant_id,
+            UPSERT_CONNECTOR,
+            &key,
+            &hash,
+            &response,
+        )
+        .await?;
+        match tx.commit().await {
+            Ok(()) => {
+                tracing::info!(tenant.id = %ctx.tenant_id, connector.id = %connector_id, version = current + 1, "connector upserted");
+                Ok(response)
+            }
+            Err(err) if is_unique_violation(&err) => replay().await?.ok_or_else(|| err.into()),
+            Err(err) => Err(err.into()),
+        }
+    }
+    .await;
+    // A retry sent while the first call ran finds its effects (or its key) and is
+    // refused for them: it answers what the first call answered.
+    match result {
+        Err(err) => match replay().await {
+            Ok(Some(earlier)) => Ok(earlier),
+            _ => Err(err),
+        },
+        ok => ok,
     }
 }
 

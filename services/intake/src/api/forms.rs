@@ -49,55 +49,67 @@ pub async fn upsert_web_form(
     if let Some(earlier) = replay().await? {
         return Ok(earlier);
     }
-    let form_id = form.form_id.trim().to_owned();
-    let mut tx = db.begin().await?;
-    let current = forms::form_version(&mut tx, &ctx.tenant_id, &form_id).await?;
-    if request.expected_version > 0 && request.expected_version != current {
-        return Err(conflict(&form_id, current, request.expected_version));
-    }
-    let now = now_millis();
-    let stored = WebForm {
-        form_id: form_id.clone(),
-        allowed_origins: form
-            .allowed_origins
-            .iter()
-            .map(|o| o.trim().trim_end_matches('/').to_owned())
-            .collect(),
-        honeypot_field: form.honeypot_field.trim().to_owned(),
-        version: current + 1,
-        updated_at: Some(from_millis(now)),
-        honeypot_hits: 0,
-        ..form
-    };
-    if !forms::save_form(
-        &mut tx,
-        &ctx.tenant_id,
-        &form_id,
-        stored.version,
-        &stored.encode_to_vec(),
-        now,
-    )
-    .await?
-    {
-        return Err(conflict(&form_id, current + 1, request.expected_version));
-    }
-    let response = UpsertWebFormResponse { form: Some(stored) };
-    idempotency::remember(
-        &mut tx,
-        &ctx.tenant_id,
-        UPSERT_WEB_FORM,
-        &key,
-        &hash,
-        &response,
-    )
-    .await?;
-    match tx.commit().await {
-        Ok(()) => {
-            tracing::info!(tenant.id = %ctx.tenant_id, form.id = %form_id, version = current + 1, "web form upserted");
-            Ok(response)
+    let result: Result<UpsertWebFormResponse, ApiError> = async {
+        let form_id = form.form_id.trim().to_owned();
+        let mut tx = db.begin().await?;
+        let current = forms::form_version(&mut tx, &ctx.tenant_id, &form_id).await?;
+        if request.expected_version > 0 && request.expected_version != current {
+            return Err(conflict(&form_id, current, request.expected_version));
         }
-        Err(err) if is_unique_violation(&err) => replay().await?.ok_or_else(|| err.into()),
-        Err(err) => Err(err.into()),
+        let now = now_millis();
+        let stored = WebForm {
+            form_id: form_id.clone(),
+            allowed_origins: form
+                .allowed_origins
+                .iter()
+                .map(|o| o.trim().trim_end_matches('/').to_owned())
+                .collect(),
+            honeypot_field: form.honeypot_field.trim().to_owned(),
+            version: current + 1,
+            updated_at: Some(from_millis(now)),
+            honeypot_hits: 0,
+            ..form
+        };
+        if !forms::save_form(
+            &mut tx,
+            &ctx.tenant_id,
+            &form_id,
+            stored.version,
+            &stored.encode_to_vec(),
+            now,
+        )
+        .await?
+        {
+            return Err(conflict(&form_id, current + 1, request.expected_version));
+        }
+        let response = UpsertWebFormResponse { form: Some(stored) };
+        idempotency::remember(
+            &mut tx,
+            &ctx.tenant_id,
+            UPSERT_WEB_FORM,
+            &key,
+            &hash,
+            &response,
+        )
+        .await?;
+        match tx.commit().await {
+            Ok(()) => {
+                tracing::info!(tenant.id = %ctx.tenant_id, form.id = %form_id, version = current + 1, "web form upserted");
+                Ok(response)
+            }
+            Err(err) if is_unique_violation(&err) => replay().await?.ok_or_else(|| err.into()),
+            Err(err) => Err(err.into()),
+        }
+    }
+    .await;
+    // A retry sent while the first call ran finds its effects (or its key) and is
+    // refused for them: it answers what the first call answered.
+    match result {
+        Err(err) => match replay().await {
+            Ok(Some(earlier)) => Ok(earlier),
+            _ => Err(err),
+        },
+        ok => ok,
     }
 }
 

@@ -289,30 +289,43 @@ pub async fn upsert_mapping_preset(
     if let Some(earlier) = replay().await? {
         return Ok(earlier);
     }
-    let now = now_millis();
-    let stored = MappingPreset {
-        name: name.clone(),
-        columns: preset.columns,
-        updated_at: Some(from_millis(now)),
-    };
-    let response = UpsertMappingPresetResponse {
-        preset: Some(stored.clone()),
-    };
-    let mut tx = db.begin().await?;
-    imports::upsert_preset(&mut tx, &ctx.tenant_id, &name, &stored.encode_to_vec(), now).await?;
-    idempotency::remember(
-        &mut tx,
-        &ctx.tenant_id,
-        UPSERT_MAPPING_PRESET,
-        &key,
-        &hash,
-        &response,
-    )
-    .await?;
-    match tx.commit().await {
-        Ok(()) => Ok(response),
-        Err(err) if is_unique_violation(&err) => replay().await?.ok_or_else(|| err.into()),
-        Err(err) => Err(err.into()),
+    let result: Result<UpsertMappingPresetResponse, ApiError> = async {
+        let now = now_millis();
+        let stored = MappingPreset {
+            name: name.clone(),
+            columns: preset.columns,
+            updated_at: Some(from_millis(now)),
+        };
+        let response = UpsertMappingPresetResponse {
+            preset: Some(stored.clone()),
+        };
+        let mut tx = db.begin().await?;
+        imports::upsert_preset(&mut tx, &ctx.tenant_id, &name, &stored.encode_to_vec(), now)
+            .await?;
+        idempotency::remember(
+            &mut tx,
+            &ctx.tenant_id,
+            UPSERT_MAPPING_PRESET,
+            &key,
+            &hash,
+            &response,
+        )
+        .await?;
+        match tx.commit().await {
+            Ok(()) => Ok(response),
+            Err(err) if is_unique_violation(&err) => replay().await?.ok_or_else(|| err.into()),
+            Err(err) => Err(err.into()),
+        }
+    }
+    .await;
+    // A retry sent while the first call ran finds its effects (or its key) and is
+    // refused for them: it answers what the first call answered.
+    match result {
+        Err(err) => match replay().await {
+            Ok(Some(earlier)) => Ok(earlier),
+            _ => Err(err),
+        },
+        ok => ok,
     }
 }
 

@@ -157,66 +157,78 @@ pub async fn upsert_field_schema(
     if let Some(earlier) = replay().await? {
         return Ok(earlier);
     }
-    let mut tx = db.begin().await?;
-    let current = store::current_version(&mut tx, &ctx.tenant_id).await?;
-    if request.expected_version > 0 && request.expected_version != current {
-        return Err(ApiError::FailedPrecondition {
-            message: format!(
-                "the schema is at version {current}, not {}: someone changed it meanwhile; \
-                 read it again and reapply your edit",
-                request.expected_version
-            ),
-            missing: vec![format!("expected_version = {current}")],
-        });
-    }
-    let now = now_millis();
-    let schema = FieldSchema {
-        version: current + 1,
-        fields: request
-            .fields
-            .into_iter()
-            .map(|mut f| {
-                f.key = f.key.trim().to_owned();
-                f
-            })
-            .collect(),
-        created_at: Some(from_millis(now)),
-        created_by: ctx.user_id.clone(),
-    };
-    store::insert_schema(
-        &mut tx,
-        &ctx.tenant_id,
-        schema.version,
-        &schema.encode_to_vec(),
-        &ctx.user_id,
-        now,
-    )
-    .await?;
-    let response = UpsertFieldSchemaResponse {
-        schema: Some(schema),
-    };
-    idempotency::remember(
-        &mut tx,
-        &ctx.tenant_id,
-        UPSERT_FIELD_SCHEMA,
-        &key,
-        &hash,
-        &response,
-    )
-    .await?;
-    match tx.commit().await {
-        Ok(()) => {
-            tracing::info!(tenant.id = %ctx.tenant_id, version = current + 1, "field schema upserted");
-            Ok(response)
+    let result: Result<UpsertFieldSchemaResponse, ApiError> = async {
+        let mut tx = db.begin().await?;
+        let current = store::current_version(&mut tx, &ctx.tenant_id).await?;
+        if request.expected_version > 0 && request.expected_version != current {
+            return Err(ApiError::FailedPrecondition {
+                message: format!(
+                    "the schema is at version {current}, not {}: someone changed it meanwhile; \
+                     read it again and reapply your edit",
+                    request.expected_version
+                ),
+                missing: vec![format!("expected_version = {current}")],
+            });
         }
-        // A retry with the same key won the race: answer as it did.
-        Err(err) if is_unique_violation(&err) => match replay().await? {
-            Some(earlier) => Ok(earlier),
-            None => Err(ApiError::FailedPrecondition {
-                message: "another schema change was saved at the same moment; read the schema again and reapply your edit".into(),
-                missing: vec!["expected_version".into()],
-            }),
+        let now = now_millis();
+        let schema = FieldSchema {
+            version: current + 1,
+            fields: request
+                .fields
+                .into_iter()
+                .map(|mut f| {
+                    f.key = f.key.trim().to_owned();
+                    f
+                })
+                .collect(),
+            created_at: Some(from_millis(now)),
+            created_by: ctx.user_id.clone(),
+        };
+        store::insert_schema(
+            &mut tx,
+            &ctx.tenant_id,
+            schema.version,
+            &schema.encode_to_vec(),
+            &ctx.user_id,
+            now,
+        )
+        .await?;
+        let response = UpsertFieldSchemaResponse {
+            schema: Some(schema),
+        };
+        idempotency::remember(
+            &mut tx,
+            &ctx.tenant_id,
+            UPSERT_FIELD_SCHEMA,
+            &key,
+            &hash,
+            &response,
+        )
+        .await?;
+        match tx.commit().await {
+            Ok(()) => {
+                tracing::info!(tenant.id = %ctx.tenant_id, version = current + 1, "field schema upserted");
+                Ok(response)
+            }
+            // A retry with the same key won the race: answer as it did.
+            Err(err) if is_unique_violation(&err) => match replay().await? {
+                Some(earlier) => Ok(earlier),
+                None => Err(ApiError::FailedPrecondition {
+                    message: "another schema change was saved at the same moment; read the schema again and reapply your edit".into(),
+                    missing: vec!["expected_version".into()],
+                }),
+            },
+            Err(err) => Err(err.into()),
+        }
+    }
+    .await;
+    // A retry sent while the first call ran finds its effects (or its key) and is
+    // refused for them: it answers what the first call answered.
+    match result {
+        Err(err) => match replay().await {
+            Ok(Some(earlier)) => Ok(earlier),
+            _ => Err(err),
         },
-        Err(err) => Err(err.into()),
+        ok => ok,
     }
 }

@@ -33,38 +33,42 @@ pub async fn advance_stage(
     if let Some(response) = call.replay(db).await? {
         return Ok(response);
     }
-    for _ in 0..ATTEMPTS {
-        let mut tx = db.begin().await.map_err(ApiError::from)?;
-        let caller = access::caller(&mut tx, ctx).await?;
-        let mut opp = access::visible(&mut tx, ctx, &caller.viewer, &opportunity_id).await?;
-        let pipeline = pipelines::for_opportunity(
-            &mut tx,
-            &ctx.tenant_id,
-            &opp.pipeline_id,
-            opp.pipeline_version,
-        )
-        .await
-        .map_err(ApiError::from)?
-        .ok_or_else(|| {
-            ApiError::Internal(anyhow::anyhow!(
-                "pipeline {} version {} of {opportunity_id} is missing",
-                opp.pipeline_id,
-                opp.pipeline_version
-            ))
-        })?;
-        let target = pipeline
-            .advance_target(&req.to_stage)
-            .map_err(|err| ApiError::invalid_field("to_stage", err.to_string()))?;
-        if opp.status == OppStatus::Open {
-            let missing = gates::missing(&mut tx, &pipeline, &opp, target, amount).await?;
-            if !missing.is_empty() {
-                tx.rollback().await.map_err(ApiError::from)?;
-                return Err(gates::blocked(&opp.stage, target, &missing));
+    let result: Result<pb::AdvanceStageResponse, Status> = async {
+        for _ in 0..ATTEMPTS {
+            let mut tx = db.begin().await.map_err(ApiError::from)?;
+            let caller = access::caller(&mut tx, ctx).await?;
+            let mut opp = access::visible(&mut tx, ctx, &caller.viewer, &opportunity_id).await?;
+            let pipeline = pipelines::for_opportunity(
+                &mut tx,
+                &ctx.tenant_id,
+                &opp.pipeline_id,
+                opp.pipeline_version,
+            )
+            .await
+            .map_err(ApiError::from)?
+            .ok_or_else(|| {
+                ApiError::Internal(anyhow::anyhow!(
+                    "pipeline {} version {} of {opportunity_id} is missing",
+                    opp.pipeline_id,
+                    opp.pipeline_version
+                ))
+            })?;
+            let target = pipeline
+                .advance_target(&req.to_stage)
+                .map_err(|err| ApiError::invalid_field("to_stage", err.to_string()))?;
+            if opp.status == OppStatus::Open {
+                let missing = gates::missing(&mut tx, &pipeline, &opp, target, amount).await?;
+                if !missing.is_empty() {
+                    tx.rollback().await.map_err(ApiError::from)?;
+                    return Err(gates::blocked(&opp.stage, target, &missing));
+                }
             }
-        }
-        let now = now_millis();
-        let (from_stage, changes) =
-            match opportunity::advance(&mut opp, target, amount, &note, now).map_err(refused)? {
+            let now = now_millis();
+            let (from_stage, changes) = match opportunity::advance(
+                &mut opp, target, amount, &note, now,
+            )
+            .map_err(refused)?
+            {
                 StageMove::Unchanged => {
                     let response = pb::AdvanceStageResponse {
                         opportunity: Some(convert::opportunity(&opp)),
@@ -77,54 +81,57 @@ pub async fn advance_stage(
                     changes,
                 } => (Some(from_stage), changes),
             };
-        if !opportunities::update(&mut tx, &opp)
+            if !opportunities::update(&mut tx, &opp)
+                .await
+                .map_err(ApiError::from)?
+            {
+                tx.rollback().await.map_err(ApiError::from)?;
+                continue;
+            }
+            opp.version += 1;
+            history::append(
+                &mut tx,
+                &ctx.tenant_id,
+                &opportunity_id,
+                &ctx.user_id,
+                now,
+                &changes,
+            )
             .await
-            .map_err(ApiError::from)?
-        {
-            tx.rollback().await.map_err(ApiError::from)?;
-            continue;
-        }
-        opp.version += 1;
-        history::append(
-            &mut tx,
-            &ctx.tenant_id,
-            &opportunity_id,
-            &ctx.user_id,
-            now,
-            &changes,
-        )
-        .await
-        .map_err(ApiError::from)?;
-        let event_ctx = EventContext::from_request(ctx, opp.lead_id.clone());
-        if let Some(from_stage) = &from_stage {
-            let event = events::stage_changed(
-                &opp,
-                from_stage,
-                pipeline.order_of(from_stage),
-                target,
-                &note,
+            .map_err(ApiError::from)?;
+            let event_ctx = EventContext::from_request(ctx, opp.lead_id.clone());
+            if let Some(from_stage) = &from_stage {
+                let event = events::stage_changed(
+                    &opp,
+                    from_stage,
+                    pipeline.order_of(from_stage),
+                    target,
+                    &note,
+                );
+                bus::enqueue(&mut tx, &event_ctx, &event)
+                    .await
+                    .map_err(ApiError::from)?;
+            } else {
+                // The amount changed without a move: readers learn it like any field change.
+                bus::enqueue(&mut tx, &event_ctx, &events::updated(&opp, &changes))
+                    .await
+                    .map_err(ApiError::from)?;
+            }
+            let response = pb::AdvanceStageResponse {
+                opportunity: Some(convert::opportunity(&opp)),
+            };
+            let response = call.commit(db, tx, response).await?;
+            tracing::info!(
+                opportunity_id = %opportunity_id,
+                from_stage = from_stage.as_deref().unwrap_or(&opp.stage),
+                to_stage = %opp.stage,
+                amount = opp.amount,
+                "advanced an opportunity"
             );
-            bus::enqueue(&mut tx, &event_ctx, &event)
-                .await
-                .map_err(ApiError::from)?;
-        } else {
-            // The amount changed without a move: readers learn it like any field change.
-            bus::enqueue(&mut tx, &event_ctx, &events::updated(&opp, &changes))
-                .await
-                .map_err(ApiError::from)?;
+            return Ok(response);
         }
-        let response = pb::AdvanceStageResponse {
-            opportunity: Some(convert::opportunity(&opp)),
-        };
-        let response = call.commit(db, tx, response).await?;
-        tracing::info!(
-            opportunity_id = %opportunity_id,
-            from_stage = from_stage.as_deref().unwrap_or(&opp.stage),
-            to_stage = %opp.stage,
-            amount = opp.amount,
-            "advanced an opportunity"
-        );
-        return Ok(response);
+        Err(contended(&opportunity_id).into())
     }
-    Err(contended(&opportunity_id).into())
+    .await;
+    call.or_replay(db, result).await
 }

@@ -74,16 +74,20 @@ pub async fn upsert_approval_rule(
     if let Some(response) = call.replay(db).await? {
         return Ok(response);
     }
-    let mut tx = db.begin().await?;
-    let caller = access::caller(&mut tx, ctx).await?;
-    access::require_admin(&caller.viewer, "change approval rules")?;
-    approvals::upsert_rule(&mut tx, &ctx.tenant_id, &rule, &ctx.user_id, now_millis()).await?;
-    let response = pb::UpsertApprovalRuleResponse {
-        rule: Some(convert::approval_rule(&rule)),
-    };
-    let response = call.commit(db, tx, response).await?;
-    tracing::info!(rule_id = %rule.rule_id, approval_type = %rule.approval_type, "upserted an approval rule");
-    Ok(response)
+    let result: Result<pb::UpsertApprovalRuleResponse, ApiError> = async {
+        let mut tx = db.begin().await?;
+        let caller = access::caller(&mut tx, ctx).await?;
+        access::require_admin(&caller.viewer, "change approval rules")?;
+        approvals::upsert_rule(&mut tx, &ctx.tenant_id, &rule, &ctx.user_id, now_millis()).await?;
+        let response = pb::UpsertApprovalRuleResponse {
+            rule: Some(convert::approval_rule(&rule)),
+        };
+        let response = call.commit(db, tx, response).await?;
+        tracing::info!(rule_id = %rule.rule_id, approval_type = %rule.approval_type, "upserted an approval rule");
+        Ok(response)
+    }
+    .await;
+    call.or_replay(db, result).await
 }
 
 pub async fn list_approval_rules(
@@ -124,97 +128,101 @@ pub async fn request_approval(
     if let Some(response) = call.replay(db).await? {
         return Ok(response);
     }
-    let mut tx = db.begin().await?;
-    let caller = access::caller(&mut tx, ctx).await?;
-    let opp = access::visible(&mut tx, ctx, &caller.viewer, &opportunity_id).await?;
-    ensure_open(&opp).map_err(super::checks::refused)?;
-    let rules = approvals::rules(&mut tx, &ctx.tenant_id).await?;
-    let now = now_millis();
-    let rule = approval::rule_for(&rules, &approval_type, req.discount_percent, req.amount);
-    let mut request = Approval {
-        approval_id: ids::new_id("apr"),
-        opportunity_id: opportunity_id.clone(),
-        approval_type: approval_type.clone(),
-        status: ApprovalStatus::Pending,
-        rule_id: String::new(),
-        approver: Approver::Admin,
-        discount_percent: req.discount_percent,
-        amount: req.amount,
-        note: note.clone(),
-        requested_by: ctx.user_id.clone(),
-        requested_at: now,
-        decided_by: String::new(),
-        decided_at: None,
-        decision_note: String::new(),
-    };
-    match rule {
-        Some(rule) => {
-            request.rule_id = rule.rule_id.clone();
-            request.approver = rule.approver.clone();
+    let result: Result<pb::RequestApprovalResponse, ApiError> = async {
+        let mut tx = db.begin().await?;
+        let caller = access::caller(&mut tx, ctx).await?;
+        let opp = access::visible(&mut tx, ctx, &caller.viewer, &opportunity_id).await?;
+        ensure_open(&opp).map_err(super::checks::refused)?;
+        let rules = approvals::rules(&mut tx, &ctx.tenant_id).await?;
+        let now = now_millis();
+        let rule = approval::rule_for(&rules, &approval_type, req.discount_percent, req.amount);
+        let mut request = Approval {
+            approval_id: ids::new_id("apr"),
+            opportunity_id: opportunity_id.clone(),
+            approval_type: approval_type.clone(),
+            status: ApprovalStatus::Pending,
+            rule_id: String::new(),
+            approver: Approver::Admin,
+            discount_percent: req.discount_percent,
+            amount: req.amount,
+            note: note.clone(),
+            requested_by: ctx.user_id.clone(),
+            requested_at: now,
+            decided_by: String::new(),
+            decided_at: None,
+            decision_note: String::new(),
+        };
+        match rule {
+            Some(rule) => {
+                request.rule_id = rule.rule_id.clone();
+                request.approver = rule.approver.clone();
+            }
+            None => {
+                // No rule needs a decision: the request documents the terms and passes.
+                request.status = ApprovalStatus::Approved;
+                request.decided_by = POLICY.to_owned();
+                request.decided_at = Some(now);
+                request.decision_note = "no approval rule applies".to_owned();
+            }
         }
-        None => {
-            // No rule needs a decision: the request documents the terms and passes.
-            request.status = ApprovalStatus::Approved;
-            request.decided_by = POLICY.to_owned();
-            request.decided_at = Some(now);
-            request.decision_note = "no approval rule applies".to_owned();
-        }
-    }
-    approvals::insert(&mut tx, &ctx.tenant_id, &request).await?;
-    let requested = Change::new(
-        format!("approval.{approval_type}"),
-        "",
-        ApprovalStatus::Pending.as_str(),
-    )
-    .with_note(format!(
-        "{} requested (discount {} %, amount {}){}",
-        request.approval_id,
-        request.discount_percent,
-        request.amount,
-        if note.is_empty() {
-            String::new()
-        } else {
-            format!(": {note}")
-        }
-    ));
-    history::append(
-        &mut tx,
-        &ctx.tenant_id,
-        &opportunity_id,
-        &ctx.user_id,
-        now,
-        &[requested],
-    )
-    .await?;
-    if request.status == ApprovalStatus::Approved {
-        let by_policy = Change::new(
+        approvals::insert(&mut tx, &ctx.tenant_id, &request).await?;
+        let requested = Change::new(
             format!("approval.{approval_type}"),
+            "",
             ApprovalStatus::Pending.as_str(),
-            ApprovalStatus::Approved.as_str(),
         )
-        .with_note(format!("{}: no approval rule applies", request.approval_id));
+        .with_note(format!(
+            "{} requested (discount {} %, amount {}){}",
+            request.approval_id,
+            request.discount_percent,
+            request.amount,
+            if note.is_empty() {
+                String::new()
+            } else {
+                format!(": {note}")
+            }
+        ));
         history::append(
             &mut tx,
             &ctx.tenant_id,
             &opportunity_id,
-            POLICY,
+            &ctx.user_id,
             now,
-            &[by_policy],
+            &[requested],
         )
         .await?;
+        if request.status == ApprovalStatus::Approved {
+            let by_policy = Change::new(
+                format!("approval.{approval_type}"),
+                ApprovalStatus::Pending.as_str(),
+                ApprovalStatus::Approved.as_str(),
+            )
+            .with_note(format!("{}: no approval rule applies", request.approval_id));
+            history::append(
+                &mut tx,
+                &ctx.tenant_id,
+                &opportunity_id,
+                POLICY,
+                now,
+                &[by_policy],
+            )
+            .await?;
+        }
+        let response = pb::RequestApprovalResponse {
+            approval: Some(convert::approval(&request)),
+        };
+        let response = call.commit(db, tx, response).await?;
+        tracing::info!(
+            opportunity_id = %opportunity_id,
+            approval_id = %request.approval_id,
+            approval_type = %approval_type,
+            status = request.status.as_str(),
+            "requested an approval"
+        );
+        Ok(response)
     }
-    let response = pb::RequestApprovalResponse {
-        approval: Some(convert::approval(&request)),
-    };
-    let response = call.commit(db, tx, response).await?;
-    tracing::info!(
-        opportunity_id = %opportunity_id,
-        approval_id = %request.approval_id,
-        approval_type = %approval_type,
-        status = request.status.as_str(),
-        "requested an approval"
-    );
-    Ok(response)
+    .await;
+    call.or_replay(db, result).await
 }
 
 pub async fn decide(
@@ -244,73 +252,77 @@ pub async fn decide(
     if let Some(response) = call.replay(db).await? {
         return Ok(response);
     }
-    let mut tx = db.begin().await?;
-    let caller = access::caller(&mut tx, ctx).await?;
-    let mut request = approvals::get(&mut tx, &ctx.tenant_id, &approval_id)
-        .await?
-        .ok_or_else(|| {
-            ApiError::NotFound(format!(
-                "approval {approval_id} not found; GetOpportunity lists an opportunity's approvals"
-            ))
-        })?;
-    let opp = opportunities::get(&mut tx, &ctx.tenant_id, &request.opportunity_id)
-        .await?
-        .ok_or_else(|| {
-            ApiError::Internal(anyhow::anyhow!(
-                "approval {approval_id} points at a missing opportunity"
-            ))
-        })?;
-    let managers = managers_above(&opp.team, &caller.teams);
-    approval::check_decider(&request, &ctx.user_id, &caller.viewer, &managers).map_err(|err| {
-        match err {
-            DecideError::Decided(..) => ApiError::FailedPrecondition {
-                message: err.to_string(),
-                missing: vec![format!("approval {approval_id} pending")],
-            },
-            DecideError::OwnRequest(_) | DecideError::NotAnApprover(..) => {
-                ApiError::PermissionDenied(err.to_string())
+    let result: Result<pb::DecideResponse, ApiError> = async {
+        let mut tx = db.begin().await?;
+        let caller = access::caller(&mut tx, ctx).await?;
+        let mut request = approvals::get(&mut tx, &ctx.tenant_id, &approval_id)
+            .await?
+            .ok_or_else(|| {
+                ApiError::NotFound(format!(
+                    "approval {approval_id} not found; GetOpportunity lists an opportunity's approvals"
+                ))
+            })?;
+        let opp = opportunities::get(&mut tx, &ctx.tenant_id, &request.opportunity_id)
+            .await?
+            .ok_or_else(|| {
+                ApiError::Internal(anyhow::anyhow!(
+                    "approval {approval_id} points at a missing opportunity"
+                ))
+            })?;
+        let managers = managers_above(&opp.team, &caller.teams);
+        approval::check_decider(&request, &ctx.user_id, &caller.viewer, &managers).map_err(|err| {
+            match err {
+                DecideError::Decided(..) => ApiError::FailedPrecondition {
+                    message: err.to_string(),
+                    missing: vec![format!("approval {approval_id} pending")],
+                },
+                DecideError::OwnRequest(_) | DecideError::NotAnApprover(..) => {
+                    ApiError::PermissionDenied(err.to_string())
+                }
             }
+        })?;
+        let now = now_millis();
+        request.status = status;
+        request.decided_by = ctx.user_id.clone();
+        request.decided_at = Some(now);
+        request.decision_note = note.clone();
+        if !approvals::decide(&mut tx, &ctx.tenant_id, &request).await? {
+            return Err(ApiError::FailedPrecondition {
+                message: format!("approval {approval_id} was decided by someone else just now"),
+                missing: vec![format!("approval {approval_id} pending")],
+            });
         }
-    })?;
-    let now = now_millis();
-    request.status = status;
-    request.decided_by = ctx.user_id.clone();
-    request.decided_at = Some(now);
-    request.decision_note = note.clone();
-    if !approvals::decide(&mut tx, &ctx.tenant_id, &request).await? {
-        return Err(ApiError::FailedPrecondition {
-            message: format!("approval {approval_id} was decided by someone else just now"),
-            missing: vec![format!("approval {approval_id} pending")],
+        let decided = Change::new(
+            format!("approval.{}", request.approval_type),
+            ApprovalStatus::Pending.as_str(),
+            status.as_str(),
+        )
+        .with_note(if note.is_empty() {
+            approval_id.clone()
+        } else {
+            format!("{approval_id}: {note}")
         });
+        history::append(
+            &mut tx,
+            &ctx.tenant_id,
+            &request.opportunity_id,
+            &ctx.user_id,
+            now,
+            &[decided],
+        )
+        .await?;
+        let response = pb::DecideResponse {
+            approval: Some(convert::approval(&request)),
+        };
+        let response = call.commit(db, tx, response).await?;
+        tracing::info!(
+            approval_id = %approval_id,
+            opportunity_id = %request.opportunity_id,
+            decision = status.as_str(),
+            "decided an approval"
+        );
+        Ok(response)
     }
-    let decided = Change::new(
-        format!("approval.{}", request.approval_type),
-        ApprovalStatus::Pending.as_str(),
-        status.as_str(),
-    )
-    .with_note(if note.is_empty() {
-        approval_id.clone()
-    } else {
-        format!("{approval_id}: {note}")
-    });
-    history::append(
-        &mut tx,
-        &ctx.tenant_id,
-        &request.opportunity_id,
-        &ctx.user_id,
-        now,
-        &[decided],
-    )
-    .await?;
-    let response = pb::DecideResponse {
-        approval: Some(convert::approval(&request)),
-    };
-    let response = call.commit(db, tx, response).await?;
-    tracing::info!(
-        approval_id = %approval_id,
-        opportunity_id = %request.opportunity_id,
-        decision = status.as_str(),
-        "decided an approval"
-    );
-    Ok(response)
+    .await;
+    call.or_replay(db, result).await
 }

@@ -56,54 +56,59 @@ pub async fn close_opportunity(
     if let Some(response) = call.replay(db).await? {
         return Ok(response);
     }
-    for _ in 0..ATTEMPTS {
-        let mut tx = db.begin().await?;
-        let caller = access::caller(&mut tx, ctx).await?;
-        let mut opp = access::visible(&mut tx, ctx, &caller.viewer, &opportunity_id).await?;
-        if outcome == Outcome::Lost {
-            check_loss_reason(&mut tx, ctx, &lost_reason, &note).await?;
-        }
-        let now = now_millis();
-        let (from_stage, changes) =
-            opportunity::close(&mut opp, outcome, &lost_reason, amount, &note, now)
-                .map_err(refused)?;
-        if !opportunities::update(&mut tx, &opp).await? {
-            tx.rollback().await?;
-            continue;
-        }
-        opp.version += 1;
-        history::append(
-            &mut tx,
-            &ctx.tenant_id,
-            &opportunity_id,
-            &ctx.user_id,
-            now,
-            &changes,
-        )
-        .await?;
-        let event_ctx = EventContext::from_request(ctx, opp.lead_id.clone());
-        match outcome {
-            Outcome::Won => {
-                bus::enqueue(&mut tx, &event_ctx, &events::won(&opp, &from_stage)).await?
+    let result: Result<pb::CloseOpportunityResponse, ApiError> = async {
+        for _ in 0..ATTEMPTS {
+            let mut tx = db.begin().await?;
+            let caller = access::caller(&mut tx, ctx).await?;
+            let mut opp = access::visible(&mut tx, ctx, &caller.viewer, &opportunity_id).await?;
+            if outcome == Outcome::Lost {
+                check_loss_reason(&mut tx, ctx, &lost_reason, &note).await?;
             }
-            Outcome::Lost => {
-                bus::enqueue(&mut tx, &event_ctx, &events::lost(&opp, &from_stage, &note)).await?
+            let now = now_millis();
+            let (from_stage, changes) =
+                opportunity::close(&mut opp, outcome, &lost_reason, amount, &note, now)
+                    .map_err(refused)?;
+            if !opportunities::update(&mut tx, &opp).await? {
+                tx.rollback().await?;
+                continue;
             }
-        };
-        let response = pb::CloseOpportunityResponse {
-            opportunity: Some(convert::opportunity(&opp)),
-        };
-        let response = call.commit(db, tx, response).await?;
-        tracing::info!(
-            opportunity_id = %opportunity_id,
-            outcome = opp.status.as_str(),
-            from_stage = %from_stage,
-            amount = opp.amount,
-            "closed an opportunity"
-        );
-        return Ok(response);
+            opp.version += 1;
+            history::append(
+                &mut tx,
+                &ctx.tenant_id,
+                &opportunity_id,
+                &ctx.user_id,
+                now,
+                &changes,
+            )
+            .await?;
+            let event_ctx = EventContext::from_request(ctx, opp.lead_id.clone());
+            match outcome {
+                Outcome::Won => {
+                    bus::enqueue(&mut tx, &event_ctx, &events::won(&opp, &from_stage)).await?
+                }
+                Outcome::Lost => {
+                    bus::enqueue(&mut tx, &event_ctx, &events::lost(&opp, &from_stage, &note))
+                        .await?
+                }
+            };
+            let response = pb::CloseOpportunityResponse {
+                opportunity: Some(convert::opportunity(&opp)),
+            };
+            let response = call.commit(db, tx, response).await?;
+            tracing::info!(
+                opportunity_id = %opportunity_id,
+                outcome = opp.status.as_str(),
+                from_stage = %from_stage,
+                amount = opp.amount,
+                "closed an opportunity"
+            );
+            return Ok(response);
+        }
+        Err(contended(&opportunity_id))
     }
-    Err(contended(&opportunity_id))
+    .await;
+    call.or_replay(db, result).await
 }
 
 /// Once the tenant has a list of loss reasons, a lost deal names one of its codes and

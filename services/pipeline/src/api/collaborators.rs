@@ -36,47 +36,51 @@ pub async fn add_collaborator(
     if let Some(response) = call.replay(db).await? {
         return Ok(response);
     }
-    let mut tx = db.begin().await?;
-    let caller = access::caller(&mut tx, ctx).await?;
-    let opp = access::visible(&mut tx, ctx, &caller.viewer, &opportunity_id).await?;
-    may_manage(&caller.viewer, &opp)?;
-    if rep_id == opp.owner_rep_id {
-        return Err(ApiError::invalid_field(
-            "rep_id",
-            format!("{rep_id} owns the opportunity already"),
-        ));
+    let result: Result<pb::AddCollaboratorResponse, ApiError> = async {
+        let mut tx = db.begin().await?;
+        let caller = access::caller(&mut tx, ctx).await?;
+        let opp = access::visible(&mut tx, ctx, &caller.viewer, &opportunity_id).await?;
+        may_manage(&caller.viewer, &opp)?;
+        if rep_id == opp.owner_rep_id {
+            return Err(ApiError::invalid_field(
+                "rep_id",
+                format!("{rep_id} owns the opportunity already"),
+            ));
+        }
+        let now = now_millis();
+        let added = Collaborator {
+            rep_id: rep_id.clone(),
+            role: role.clone(),
+            added_by: ctx.user_id.clone(),
+            added_at: now,
+        };
+        let before = collaborators::upsert(&mut tx, &ctx.tenant_id, &opportunity_id, &added).await?;
+        if before.as_deref() != Some(role.as_str()) {
+            let change = Change::new(
+                format!("collaborator.{rep_id}"),
+                before.unwrap_or_default(),
+                role.clone(),
+            );
+            history::append(
+                &mut tx,
+                &ctx.tenant_id,
+                &opportunity_id,
+                &ctx.user_id,
+                now,
+                &[change],
+            )
+            .await?;
+        }
+        let team = collaborators::list_for(&mut tx, &ctx.tenant_id, &opportunity_id).await?;
+        let response = pb::AddCollaboratorResponse {
+            collaborators: team.iter().map(convert::collaborator).collect(),
+        };
+        let response = call.commit(db, tx, response).await?;
+        tracing::info!(opportunity_id = %opportunity_id, rep_id = %rep_id, role = %role, "added a collaborator");
+        Ok(response)
     }
-    let now = now_millis();
-    let added = Collaborator {
-        rep_id: rep_id.clone(),
-        role: role.clone(),
-        added_by: ctx.user_id.clone(),
-        added_at: now,
-    };
-    let before = collaborators::upsert(&mut tx, &ctx.tenant_id, &opportunity_id, &added).await?;
-    if before.as_deref() != Some(role.as_str()) {
-        let change = Change::new(
-            format!("collaborator.{rep_id}"),
-            before.unwrap_or_default(),
-            role.clone(),
-        );
-        history::append(
-            &mut tx,
-            &ctx.tenant_id,
-            &opportunity_id,
-            &ctx.user_id,
-            now,
-            &[change],
-        )
-        .await?;
-    }
-    let team = collaborators::list_for(&mut tx, &ctx.tenant_id, &opportunity_id).await?;
-    let response = pb::AddCollaboratorResponse {
-        collaborators: team.iter().map(convert::collaborator).collect(),
-    };
-    let response = call.commit(db, tx, response).await?;
-    tracing::info!(opportunity_id = %opportunity_id, rep_id = %rep_id, role = %role, "added a collaborator");
-    Ok(response)
+    .await;
+    call.or_replay(db, result).await
 }
 
 pub async fn remove_collaborator(
@@ -92,35 +96,39 @@ pub async fn remove_collaborator(
     if let Some(response) = call.replay(db).await? {
         return Ok(response);
     }
-    let mut tx = db.begin().await?;
-    let caller = access::caller(&mut tx, ctx).await?;
-    let opp = access::visible(&mut tx, ctx, &caller.viewer, &opportunity_id).await?;
-    may_manage(&caller.viewer, &opp)?;
-    let now = now_millis();
-    let Some(role) =
-        collaborators::remove(&mut tx, &ctx.tenant_id, &opportunity_id, &rep_id).await?
-    else {
-        return Err(ApiError::NotFound(format!(
-            "{rep_id} is not on the team of opportunity {opportunity_id}"
-        )));
-    };
-    let change = Change::new(format!("collaborator.{rep_id}"), role, "");
-    history::append(
-        &mut tx,
-        &ctx.tenant_id,
-        &opportunity_id,
-        &ctx.user_id,
-        now,
-        &[change],
-    )
-    .await?;
-    let team = collaborators::list_for(&mut tx, &ctx.tenant_id, &opportunity_id).await?;
-    let response = pb::RemoveCollaboratorResponse {
-        collaborators: team.iter().map(convert::collaborator).collect(),
-    };
-    let response = call.commit(db, tx, response).await?;
-    tracing::info!(opportunity_id = %opportunity_id, rep_id = %rep_id, "removed a collaborator");
-    Ok(response)
+    let result: Result<pb::RemoveCollaboratorResponse, ApiError> = async {
+        let mut tx = db.begin().await?;
+        let caller = access::caller(&mut tx, ctx).await?;
+        let opp = access::visible(&mut tx, ctx, &caller.viewer, &opportunity_id).await?;
+        may_manage(&caller.viewer, &opp)?;
+        let now = now_millis();
+        let Some(role) =
+            collaborators::remove(&mut tx, &ctx.tenant_id, &opportunity_id, &rep_id).await?
+        else {
+            return Err(ApiError::NotFound(format!(
+                "{rep_id} is not on the team of opportunity {opportunity_id}"
+            )));
+        };
+        let change = Change::new(format!("collaborator.{rep_id}"), role, "");
+        history::append(
+            &mut tx,
+            &ctx.tenant_id,
+            &opportunity_id,
+            &ctx.user_id,
+            now,
+            &[change],
+        )
+        .await?;
+        let team = collaborators::list_for(&mut tx, &ctx.tenant_id, &opportunity_id).await?;
+        let response = pb::RemoveCollaboratorResponse {
+            collaborators: team.iter().map(convert::collaborator).collect(),
+        };
+        let response = call.commit(db, tx, response).await?;
+        tracing::info!(opportunity_id = %opportunity_id, rep_id = %rep_id, "removed a collaborator");
+        Ok(response)
+    }
+    .await;
+    call.or_replay(db, result).await
 }
 
 fn may_manage(viewer: &Viewer, opp: &Opportunity) -> Result<(), ApiError> {

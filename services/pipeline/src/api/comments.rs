@@ -29,36 +29,40 @@ pub async fn add_comment(
     if let Some(response) = call.replay(db).await? {
         return Ok(response);
     }
-    let mut tx = db.begin().await?;
-    let caller = access::caller(&mut tx, ctx).await?;
-    access::visible(&mut tx, ctx, &caller.viewer, &opportunity_id).await?;
-    let comment = Comment {
-        comment_id: ids::new_id("cmt"),
-        opportunity_id: opportunity_id.clone(),
-        author_id: ctx.user_id.clone(),
-        body,
-        created_at: now_millis(),
-    };
-    comments::insert(&mut tx, &ctx.tenant_id, &comment).await?;
-    history::append(
-        &mut tx,
-        &ctx.tenant_id,
-        &opportunity_id,
-        &ctx.user_id,
-        comment.created_at,
-        &[Change::new("comment", "", comment.body.clone())],
-    )
-    .await?;
-    let response = pb::AddCommentResponse {
-        comment: Some(convert::comment(&comment)),
-    };
-    let response = call.commit(db, tx, response).await?;
-    tracing::info!(
-        opportunity_id = %opportunity_id,
-        comment_id = %comment.comment_id,
-        "added a comment"
-    );
-    Ok(response)
+    let result: Result<pb::AddCommentResponse, ApiError> = async {
+        let mut tx = db.begin().await?;
+        let caller = access::caller(&mut tx, ctx).await?;
+        access::visible(&mut tx, ctx, &caller.viewer, &opportunity_id).await?;
+        let comment = Comment {
+            comment_id: ids::new_id("cmt"),
+            opportunity_id: opportunity_id.clone(),
+            author_id: ctx.user_id.clone(),
+            body,
+            created_at: now_millis(),
+        };
+        comments::insert(&mut tx, &ctx.tenant_id, &comment).await?;
+        history::append(
+            &mut tx,
+            &ctx.tenant_id,
+            &opportunity_id,
+            &ctx.user_id,
+            comment.created_at,
+            &[Change::new("comment", "", comment.body.clone())],
+        )
+        .await?;
+        let response = pb::AddCommentResponse {
+            comment: Some(convert::comment(&comment)),
+        };
+        let response = call.commit(db, tx, response).await?;
+        tracing::info!(
+            opportunity_id = %opportunity_id,
+            comment_id = %comment.comment_id,
+            "added a comment"
+        );
+        Ok(response)
+    }
+    .await;
+    call.or_replay(db, result).await
 }
 
 pub async fn list_comments(

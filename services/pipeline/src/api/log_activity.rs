@@ -47,61 +47,65 @@ pub async fn log_activity(
     if let Some(response) = call.replay(db).await? {
         return Ok(response);
     }
-    for _ in 0..ATTEMPTS {
-        let mut tx = db.begin().await?;
-        let caller = access::caller(&mut tx, ctx).await?;
-        let mut opp = access::visible(&mut tx, ctx, &caller.viewer, &opportunity_id).await?;
-        let now = now_millis();
-        let changes =
-            opportunity::plan_follow_up(&mut opp, next_follow_up_at, now).map_err(refused)?;
-        if !opportunities::update(&mut tx, &opp).await? {
-            tx.rollback().await?;
-            continue;
+    let result: Result<pb::LogActivityResponse, ApiError> = async {
+        for _ in 0..ATTEMPTS {
+            let mut tx = db.begin().await?;
+            let caller = access::caller(&mut tx, ctx).await?;
+            let mut opp = access::visible(&mut tx, ctx, &caller.viewer, &opportunity_id).await?;
+            let now = now_millis();
+            let changes =
+                opportunity::plan_follow_up(&mut opp, next_follow_up_at, now).map_err(refused)?;
+            if !opportunities::update(&mut tx, &opp).await? {
+                tx.rollback().await?;
+                continue;
+            }
+            let activity = Activity {
+                activity_id: ids::new_id("act"),
+                opportunity_id: opportunity_id.clone(),
+                kind,
+                summary: summary.clone(),
+                next_step: next_step.clone(),
+                next_follow_up_at,
+                purpose: purpose.clone(),
+                customer_questions: customer_questions.clone(),
+                attachments: attachments.clone(),
+                lead_id: String::new(),
+                user_id: ctx.user_id.clone(),
+                logged_at: now,
+            };
+            activities::insert(&mut tx, &ctx.tenant_id, &activity).await?;
+            history::append(
+                &mut tx,
+                &ctx.tenant_id,
+                &opportunity_id,
+                &ctx.user_id,
+                now,
+                &changes,
+            )
+            .await?;
+            let event = events::activity_logged(&opp, &activity);
+            bus::enqueue(
+                &mut tx,
+                &EventContext::from_request(ctx, opp.lead_id.clone()),
+                &event,
+            )
+            .await?;
+            let response = pb::LogActivityResponse {
+                activity: Some(convert::activity(&activity)),
+            };
+            let response = call.commit(db, tx, response).await?;
+            tracing::info!(
+                opportunity_id = %opportunity_id,
+                kind = kind.as_str(),
+                next_follow_up_at = ?next_follow_up_at,
+                "logged an activity"
+            );
+            return Ok(response);
         }
-        let activity = Activity {
-            activity_id: ids::new_id("act"),
-            opportunity_id: opportunity_id.clone(),
-            kind,
-            summary: summary.clone(),
-            next_step: next_step.clone(),
-            next_follow_up_at,
-            purpose: purpose.clone(),
-            customer_questions: customer_questions.clone(),
-            attachments: attachments.clone(),
-            lead_id: String::new(),
-            user_id: ctx.user_id.clone(),
-            logged_at: now,
-        };
-        activities::insert(&mut tx, &ctx.tenant_id, &activity).await?;
-        history::append(
-            &mut tx,
-            &ctx.tenant_id,
-            &opportunity_id,
-            &ctx.user_id,
-            now,
-            &changes,
-        )
-        .await?;
-        let event = events::activity_logged(&opp, &activity);
-        bus::enqueue(
-            &mut tx,
-            &EventContext::from_request(ctx, opp.lead_id.clone()),
-            &event,
-        )
-        .await?;
-        let response = pb::LogActivityResponse {
-            activity: Some(convert::activity(&activity)),
-        };
-        let response = call.commit(db, tx, response).await?;
-        tracing::info!(
-            opportunity_id = %opportunity_id,
-            kind = kind.as_str(),
-            next_follow_up_at = ?next_follow_up_at,
-            "logged an activity"
-        );
-        return Ok(response);
+        Err(contended(&opportunity_id))
     }
-    Err(contended(&opportunity_id))
+    .await;
+    call.or_replay(db, result).await
 }
 
 /// The attachments checked one by one, each problem under `attachments[i].<field>`.

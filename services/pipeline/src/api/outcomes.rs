@@ -69,16 +69,20 @@ pub async fn upsert_loss_reasons(
     if let Some(response) = call.replay(db).await? {
         return Ok(response);
     }
-    let mut tx = db.begin().await?;
-    let caller = access::caller(&mut tx, ctx).await?;
-    access::require_admin(&caller.viewer, "change loss reasons")?;
-    loss_reasons::replace(&mut tx, &ctx.tenant_id, &reasons).await?;
-    let response = pb::UpsertLossReasonsResponse {
-        reasons: reasons.iter().map(to_pb).collect(),
-    };
-    let response = call.commit(db, tx, response).await?;
-    tracing::info!(count = reasons.len(), "replaced the loss reasons");
-    Ok(response)
+    let result: Result<pb::UpsertLossReasonsResponse, ApiError> = async {
+        let mut tx = db.begin().await?;
+        let caller = access::caller(&mut tx, ctx).await?;
+        access::require_admin(&caller.viewer, "change loss reasons")?;
+        loss_reasons::replace(&mut tx, &ctx.tenant_id, &reasons).await?;
+        let response = pb::UpsertLossReasonsResponse {
+            reasons: reasons.iter().map(to_pb).collect(),
+        };
+        let response = call.commit(db, tx, response).await?;
+        tracing::info!(count = reasons.len(), "replaced the loss reasons");
+        Ok(response)
+    }
+    .await;
+    call.or_replay(db, result).await
 }
 
 pub async fn list_loss_reasons(
@@ -117,77 +121,81 @@ pub async fn reopen_opportunity(
     if let Some(response) = call.replay(db).await? {
         return Ok(response);
     }
-    for _ in 0..ATTEMPTS {
-        let mut tx = db.begin().await?;
-        let caller = access::caller(&mut tx, ctx).await?;
-        let mut opp = access::visible(&mut tx, ctx, &caller.viewer, &opportunity_id).await?;
-        let pipeline = pipelines::for_opportunity(
-            &mut tx,
-            &ctx.tenant_id,
-            &opp.pipeline_id,
-            opp.pipeline_version,
-        )
-        .await?
-        .ok_or_else(|| {
-            ApiError::Internal(anyhow::anyhow!("pipeline of {opportunity_id} missing"))
-        })?;
-        let to_stage = match req.to_stage.trim() {
-            "" => closed_from(&mut tx, ctx, &opportunity_id).await?,
-            given => given.to_owned(),
-        };
-        let stage = pipeline
-            .advance_target(&to_stage)
-            .map_err(|err| ApiError::invalid_field("to_stage", err.to_string()))?
-            .clone();
-        let now = now_millis();
-        let (was, changes) =
-            opportunity::reopen(&mut opp, &stage, &reason, now).map_err(|err| {
-                ApiError::FailedPrecondition {
-                    message: err.to_string(),
-                    missing: vec![format!("opportunity {opportunity_id} won or lost")],
-                }
-            })?;
-        // The unique index covers primary opportunities only; a parallel deal a merge
-        // left open counts as "another open one" too.
-        if opportunities::find_open_for_customer(&mut tx, &ctx.tenant_id, &opp.customer_id)
+    let result: Result<pb::ReopenOpportunityResponse, ApiError> = async {
+        for _ in 0..ATTEMPTS {
+            let mut tx = db.begin().await?;
+            let caller = access::caller(&mut tx, ctx).await?;
+            let mut opp = access::visible(&mut tx, ctx, &caller.viewer, &opportunity_id).await?;
+            let pipeline = pipelines::for_opportunity(
+                &mut tx,
+                &ctx.tenant_id,
+                &opp.pipeline_id,
+                opp.pipeline_version,
+            )
             .await?
-            .is_some_and(|open| open.opportunity_id != opp.opportunity_id)
-        {
-            return Err(another_open(&opp.customer_id));
-        }
-        match opportunities::update(&mut tx, &opp).await {
-            Ok(true) => {}
-            Ok(false) => {
-                tx.rollback().await?;
-                continue;
+            .ok_or_else(|| {
+                ApiError::Internal(anyhow::anyhow!("pipeline of {opportunity_id} missing"))
+            })?;
+            let to_stage = match req.to_stage.trim() {
+                "" => closed_from(&mut tx, ctx, &opportunity_id).await?,
+                given => given.to_owned(),
+            };
+            let stage = pipeline
+                .advance_target(&to_stage)
+                .map_err(|err| ApiError::invalid_field("to_stage", err.to_string()))?
+                .clone();
+            let now = now_millis();
+            let (was, changes) =
+                opportunity::reopen(&mut opp, &stage, &reason, now).map_err(|err| {
+                    ApiError::FailedPrecondition {
+                        message: err.to_string(),
+                        missing: vec![format!("opportunity {opportunity_id} won or lost")],
+                    }
+                })?;
+            // The unique index covers primary opportunities only; a parallel deal a merge
+            // left open counts as "another open one" too.
+            if opportunities::find_open_for_customer(&mut tx, &ctx.tenant_id, &opp.customer_id)
+                .await?
+                .is_some_and(|open| open.opportunity_id != opp.opportunity_id)
+            {
+                return Err(another_open(&opp.customer_id));
             }
-            Err(err) if is_unique_violation(&err) => return Err(another_open(&opp.customer_id)),
-            Err(err) => return Err(err.into()),
+            match opportunities::update(&mut tx, &opp).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    tx.rollback().await?;
+                    continue;
+                }
+                Err(err) if is_unique_violation(&err) => return Err(another_open(&opp.customer_id)),
+                Err(err) => return Err(err.into()),
+            }
+            opp.version += 1;
+            history::append(
+                &mut tx,
+                &ctx.tenant_id,
+                &opportunity_id,
+                &ctx.user_id,
+                now,
+                &changes,
+            )
+            .await?;
+            bus::enqueue(
+                &mut tx,
+                &EventContext::from_request(ctx, opp.lead_id.clone()),
+                &events::reopened(&opp, was, &stage, &reason),
+            )
+            .await?;
+            let response = pb::ReopenOpportunityResponse {
+                opportunity: Some(convert::opportunity(&opp)),
+            };
+            let response = call.commit(db, tx, response).await?;
+            tracing::info!(opportunity_id = %opportunity_id, was = was.as_str(), stage = %stage.name, "reopened an opportunity");
+            return Ok(response);
         }
-        opp.version += 1;
-        history::append(
-            &mut tx,
-            &ctx.tenant_id,
-            &opportunity_id,
-            &ctx.user_id,
-            now,
-            &changes,
-        )
-        .await?;
-        bus::enqueue(
-            &mut tx,
-            &EventContext::from_request(ctx, opp.lead_id.clone()),
-            &events::reopened(&opp, was, &stage, &reason),
-        )
-        .await?;
-        let response = pb::ReopenOpportunityResponse {
-            opportunity: Some(convert::opportunity(&opp)),
-        };
-        let response = call.commit(db, tx, response).await?;
-        tracing::info!(opportunity_id = %opportunity_id, was = was.as_str(), stage = %stage.name, "reopened an opportunity");
-        return Ok(response);
+        Err(contended(&opportunity_id))
     }
-    Err(contended(&opportunity_id))
+    .await;
+    call.or_replay(db, result).await
 }
 
 /// The stage the opportunity was closed from (the last move into won or lost).

@@ -96,67 +96,71 @@ pub async fn upsert_pipeline(
     if let Some(response) = call.replay(db).await? {
         return Ok(response);
     }
-    let mut tx = db.begin().await?;
-    let caller = access::caller(&mut tx, ctx).await?;
-    access::require_admin(&caller.viewer, "change pipelines")?;
-    if !defined.team.is_empty()
-        && let Some(other) =
-            pipelines::team_taken_by(&mut tx, &ctx.tenant_id, &defined.team, &defined.pipeline_id)
-                .await?
-    {
-        return Err(ApiError::FailedPrecondition {
-            message: format!(
-                "team {} already follows pipeline {other}; give that one another team first",
-                defined.team
-            ),
-            missing: vec![format!("team {} free of pipeline {other}", defined.team)],
-        });
-    }
-    let current = pipelines::load_or_seed(&mut tx, &ctx.tenant_id, &defined.pipeline_id).await?;
-    let (saved, changed) = match current {
-        Some(current) if current.same_stages(&defined) => {
-            if current.name != defined.name || current.team != defined.team {
-                pipelines::rename(
-                    &mut tx,
-                    &ctx.tenant_id,
-                    &defined.pipeline_id,
-                    &defined.name,
-                    &defined.team,
-                )
-                .await?;
+    let result: Result<pb::UpsertPipelineResponse, ApiError> = async {
+        let mut tx = db.begin().await?;
+        let caller = access::caller(&mut tx, ctx).await?;
+        access::require_admin(&caller.viewer, "change pipelines")?;
+        if !defined.team.is_empty()
+            && let Some(other) =
+                pipelines::team_taken_by(&mut tx, &ctx.tenant_id, &defined.team, &defined.pipeline_id)
+                    .await?
+        {
+            return Err(ApiError::FailedPrecondition {
+                message: format!(
+                    "team {} already follows pipeline {other}; give that one another team first",
+                    defined.team
+                ),
+                missing: vec![format!("team {} free of pipeline {other}", defined.team)],
+            });
+        }
+        let current = pipelines::load_or_seed(&mut tx, &ctx.tenant_id, &defined.pipeline_id).await?;
+        let (saved, changed) = match current {
+            Some(current) if current.same_stages(&defined) => {
+                if current.name != defined.name || current.team != defined.team {
+                    pipelines::rename(
+                        &mut tx,
+                        &ctx.tenant_id,
+                        &defined.pipeline_id,
+                        &defined.name,
+                        &defined.team,
+                    )
+                    .await?;
+                }
+                let mut kept = defined.clone();
+                kept.version = current.version;
+                (kept, false)
             }
-            let mut kept = defined.clone();
-            kept.version = current.version;
-            (kept, false)
-        }
-        _ => {
-            let saved =
-                pipelines::save_new_version(&mut tx, &ctx.tenant_id, &defined, &ctx.user_id)
-                    .await
-                    .map_err(|err| {
-                        if is_unique_violation(&err) {
-                            ApiError::Unavailable(format!(
-                                "pipeline {} is being changed by someone else right now; retry with the same idempotency key",
-                                defined.pipeline_id
-                            ))
-                        } else {
-                            err.into()
-                        }
-                    })?;
-            (saved, true)
-        }
-    };
-    let response = pb::UpsertPipelineResponse {
-        pipeline: Some(convert::pipeline(&saved)),
-        changed,
-    };
-    let response = call.commit(db, tx, response).await?;
-    tracing::info!(
-        pipeline_id = %saved.pipeline_id,
-        version = saved.version,
-        team = %saved.team,
-        changed,
-        "upserted a pipeline"
-    );
-    Ok(response)
+            _ => {
+                let saved =
+                    pipelines::save_new_version(&mut tx, &ctx.tenant_id, &defined, &ctx.user_id)
+                        .await
+                        .map_err(|err| {
+                            if is_unique_violation(&err) {
+                                ApiError::Unavailable(format!(
+                                    "pipeline {} is being changed by someone else right now; retry with the same idempotency key",
+                                    defined.pipeline_id
+                                ))
+                            } else {
+                                err.into()
+                            }
+                        })?;
+                (saved, true)
+            }
+        };
+        let response = pb::UpsertPipelineResponse {
+            pipeline: Some(convert::pipeline(&saved)),
+            changed,
+        };
+        let response = call.commit(db, tx, response).await?;
+        tracing::info!(
+            pipeline_id = %saved.pipeline_id,
+            version = saved.version,
+            team = %saved.team,
+            changed,
+            "upserted a pipeline"
+        );
+        Ok(response)
+    }
+    .await;
+    call.or_replay(db, result).await
 }

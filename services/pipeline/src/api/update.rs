@@ -29,52 +29,56 @@ pub async fn update_opportunity(
     if let Some(response) = call.replay(db).await? {
         return Ok(response);
     }
-    for _ in 0..ATTEMPTS {
-        let mut tx = db.begin().await?;
-        let caller = access::caller(&mut tx, ctx).await?;
-        let mut opp = access::visible(&mut tx, ctx, &caller.viewer, &opportunity_id).await?;
-        let now = now_millis();
-        let changes = update::apply(&mut opp, &wanted, now).map_err(|err| match err {
-            UpdateError::Closed(_) => ApiError::FailedPrecondition {
-                message: err.to_string(),
-                missing: vec![format!("opportunity {opportunity_id} open")],
-            },
-            UpdateError::TooManyFields => ApiError::invalid_field("fields", err.to_string()),
-        })?;
-        if !changes.is_empty() {
-            if !opportunities::update(&mut tx, &opp).await? {
-                tx.rollback().await?;
-                continue;
+    let result: Result<pb::UpdateOpportunityResponse, ApiError> = async {
+        for _ in 0..ATTEMPTS {
+            let mut tx = db.begin().await?;
+            let caller = access::caller(&mut tx, ctx).await?;
+            let mut opp = access::visible(&mut tx, ctx, &caller.viewer, &opportunity_id).await?;
+            let now = now_millis();
+            let changes = update::apply(&mut opp, &wanted, now).map_err(|err| match err {
+                UpdateError::Closed(_) => ApiError::FailedPrecondition {
+                    message: err.to_string(),
+                    missing: vec![format!("opportunity {opportunity_id} open")],
+                },
+                UpdateError::TooManyFields => ApiError::invalid_field("fields", err.to_string()),
+            })?;
+            if !changes.is_empty() {
+                if !opportunities::update(&mut tx, &opp).await? {
+                    tx.rollback().await?;
+                    continue;
+                }
+                opp.version += 1;
+                history::append(
+                    &mut tx,
+                    &ctx.tenant_id,
+                    &opportunity_id,
+                    &ctx.user_id,
+                    now,
+                    &changes,
+                )
+                .await?;
+                bus::enqueue(
+                    &mut tx,
+                    &EventContext::from_request(ctx, opp.lead_id.clone()),
+                    &events::updated(&opp, &changes),
+                )
+                .await?;
             }
-            opp.version += 1;
-            history::append(
-                &mut tx,
-                &ctx.tenant_id,
-                &opportunity_id,
-                &ctx.user_id,
-                now,
-                &changes,
-            )
-            .await?;
-            bus::enqueue(
-                &mut tx,
-                &EventContext::from_request(ctx, opp.lead_id.clone()),
-                &events::updated(&opp, &changes),
-            )
-            .await?;
+            let response = pb::UpdateOpportunityResponse {
+                opportunity: Some(convert::opportunity(&opp)),
+            };
+            let response = call.commit(db, tx, response).await?;
+            tracing::info!(
+                opportunity_id = %opportunity_id,
+                changed = changes.len(),
+                "updated an opportunity"
+            );
+            return Ok(response);
         }
-        let response = pb::UpdateOpportunityResponse {
-            opportunity: Some(convert::opportunity(&opp)),
-        };
-        let response = call.commit(db, tx, response).await?;
-        tracing::info!(
-            opportunity_id = %opportunity_id,
-            changed = changes.len(),
-            "updated an opportunity"
-        );
-        return Ok(response);
+        Err(contended(&opportunity_id))
     }
-    Err(contended(&opportunity_id))
+    .await;
+    call.or_replay(db, result).await
 }
 
 /// The request's changes, every bad field reported at once.

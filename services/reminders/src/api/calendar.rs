@@ -75,16 +75,20 @@ pub async fn upsert(
     if let Some(earlier) = call.replay(db).await? {
         return Ok(earlier);
     }
-    let mut tx = db.begin().await?;
-    let stored = store::calendars::upsert(&mut tx, &ctx.tenant_id, &spec, now_millis()).await?;
-    tracing::info!(
-        tenant_id = %ctx.tenant_id,
-        time_zone = %stored.spec.time_zone,
-        version = stored.version,
-        "business calendar stored"
-    );
-    let response = UpsertCalendarResponse {
-        calendar: Some(stored_to_proto(stored)),
-    };
-    call.commit(db, tx, response).await
+    let result: Result<UpsertCalendarResponse, ApiError> = async {
+        let mut tx = db.begin().await?;
+        let stored = store::calendars::upsert(&mut tx, &ctx.tenant_id, &spec, now_millis()).await?;
+        tracing::info!(
+            tenant_id = %ctx.tenant_id,
+            time_zone = %stored.spec.time_zone,
+            version = stored.version,
+            "business calendar stored"
+        );
+        let response = UpsertCalendarResponse {
+            calendar: Some(stored_to_proto(stored)),
+        };
+        call.commit(db, tx, response).await
+    }
+    .await;
+    call.or_replay(db, result).await
 }

@@ -51,38 +51,42 @@ pub async fn upsert(
     if let Some(earlier) = call.replay(db).await? {
         return Ok(earlier);
     }
-    let expected = (req.expected_version != 0).then_some(req.expected_version);
-    let mut tx = db.begin().await?;
-    let stored = match store::policies::upsert(
-        &mut tx,
-        &ctx.tenant_id,
-        &stage,
-        &rules,
-        expected,
-        now_millis(),
-    )
-    .await?
-    {
-        Upserted::Stored(stored) => stored,
-        Upserted::VersionMismatch { current } => {
-            return Err(ApiError::FailedPrecondition {
-                message: format!(
-                    "the policy of stage `{stage}` is at version {current}, not {}; read it again and retry",
-                    req.expected_version
-                ),
-                missing: vec![format!("expected_version {current}")],
-            });
-        }
-    };
-    tracing::info!(
-        tenant_id = %ctx.tenant_id,
-        stage = %stage,
-        policy_id = %stored.policy.policy_id,
-        version = stored.policy.version,
-        "policy stored"
-    );
-    let response = UpsertPolicyResponse {
-        policy: Some(stored_policy_to_proto(&stored)),
-    };
-    call.commit(db, tx, response).await
+    let result: Result<UpsertPolicyResponse, ApiError> = async {
+        let expected = (req.expected_version != 0).then_some(req.expected_version);
+        let mut tx = db.begin().await?;
+        let stored = match store::policies::upsert(
+            &mut tx,
+            &ctx.tenant_id,
+            &stage,
+            &rules,
+            expected,
+            now_millis(),
+        )
+        .await?
+        {
+            Upserted::Stored(stored) => stored,
+            Upserted::VersionMismatch { current } => {
+                return Err(ApiError::FailedPrecondition {
+                    message: format!(
+                        "the policy of stage `{stage}` is at version {current}, not {}; read it again and retry",
+                        req.expected_version
+                    ),
+                    missing: vec![format!("expected_version {current}")],
+                });
+            }
+        };
+        tracing::info!(
+            tenant_id = %ctx.tenant_id,
+            stage = %stage,
+            policy_id = %stored.policy.policy_id,
+            version = stored.policy.version,
+            "policy stored"
+        );
+        let response = UpsertPolicyResponse {
+            policy: Some(stored_policy_to_proto(&stored)),
+        };
+        call.commit(db, tx, response).await
+    }
+    .await;
+    call.or_replay(db, result).await
 }

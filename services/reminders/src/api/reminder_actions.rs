@@ -81,18 +81,22 @@ pub async fn snooze(
     if let Some(earlier) = call.replay(db).await? {
         return Ok(earlier);
     }
-    let until = until.unwrap_or(now);
-    let mut tx = db.begin().await?;
-    let before = reload(&mut tx, ctx, reminder_id).await?;
-    if !store::reminders::snooze(&mut tx, &ctx.tenant_id, reminder_id, until, now).await? {
-        return Err(not_open(&before));
+    let result: Result<SnoozeResponse, ApiError> = async {
+        let until = until.unwrap_or(now);
+        let mut tx = db.begin().await?;
+        let before = reload(&mut tx, ctx, reminder_id).await?;
+        if !store::reminders::snooze(&mut tx, &ctx.tenant_id, reminder_id, until, now).await? {
+            return Err(not_open(&before));
+        }
+        let after = reload(&mut tx, ctx, reminder_id).await?;
+        tracing::info!(tenant_id = %ctx.tenant_id, reminder_id, until, user_id = %ctx.user_id, "reminder snoozed");
+        let response = SnoozeResponse {
+            reminder: Some(reminder_to_proto(&after)),
+        };
+        call.commit(db, tx, response).await
     }
-    let after = reload(&mut tx, ctx, reminder_id).await?;
-    tracing::info!(tenant_id = %ctx.tenant_id, reminder_id, until, user_id = %ctx.user_id, "reminder snoozed");
-    let response = SnoozeResponse {
-        reminder: Some(reminder_to_proto(&after)),
-    };
-    call.commit(db, tx, response).await
+    .await;
+    call.or_replay(db, result).await
 }
 
 /// Acknowledging a reminder that is done already answers as the first time did; a
@@ -114,20 +118,24 @@ pub async fn acknowledge(
     if let Some(earlier) = call.replay(db).await? {
         return Ok(earlier);
     }
-    let mut tx = db.begin().await?;
-    let before = reload(&mut tx, ctx, reminder_id).await?;
-    match before.state {
-        ReminderState::Pending | ReminderState::Fired => {
-            store::reminders::acknowledge(&mut tx, &ctx.tenant_id, reminder_id, now_millis())
-                .await?;
+    let result: Result<AcknowledgeResponse, ApiError> = async {
+        let mut tx = db.begin().await?;
+        let before = reload(&mut tx, ctx, reminder_id).await?;
+        match before.state {
+            ReminderState::Pending | ReminderState::Fired => {
+                store::reminders::acknowledge(&mut tx, &ctx.tenant_id, reminder_id, now_millis())
+                    .await?;
+            }
+            ReminderState::Done => {}
+            ReminderState::Cancelled => return Err(not_open(&before)),
         }
-        ReminderState::Done => {}
-        ReminderState::Cancelled => return Err(not_open(&before)),
+        let after = reload(&mut tx, ctx, reminder_id).await?;
+        tracing::info!(tenant_id = %ctx.tenant_id, reminder_id, user_id = %ctx.user_id, "reminder acknowledged");
+        let response = AcknowledgeResponse {
+            reminder: Some(reminder_to_proto(&after)),
+        };
+        call.commit(db, tx, response).await
     }
-    let after = reload(&mut tx, ctx, reminder_id).await?;
-    tracing::info!(tenant_id = %ctx.tenant_id, reminder_id, user_id = %ctx.user_id, "reminder acknowledged");
-    let response = AcknowledgeResponse {
-        reminder: Some(reminder_to_proto(&after)),
-    };
-    call.commit(db, tx, response).await
+    .await;
+    call.or_replay(db, result).await
 }

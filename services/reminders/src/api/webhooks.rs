@@ -113,30 +113,35 @@ pub async fn upsert(
     if let Some(earlier) = call.replay(db).await? {
         return Ok(earlier);
     }
-    let webhook_id = hook.webhook_id.trim();
-    let change = WebhookChange {
-        webhook_id: (!webhook_id.is_empty()).then_some(webhook_id),
-        url,
-        format,
-        secret: (!hook.secret.is_empty()).then_some(hook.secret.as_str()),
-        enabled: hook.enabled,
-    };
-    let mut tx = db.begin().await?;
-    let Some(row) = webhooks::upsert(&mut tx, &ctx.tenant_id, &change, now_millis()).await? else {
-        return Err(ApiError::NotFound(format!("no webhook {webhook_id}")));
-    };
-    tracing::info!(
-        tenant_id = %ctx.tenant_id,
-        webhook_id = %row.webhook_id,
-        format = row.format.as_str(),
-        enabled = row.enabled,
-        version = row.version,
-        "webhook stored"
-    );
-    let response = UpsertWebhookResponse {
-        webhook: Some(webhook_to_proto(&row)),
-    };
-    call.commit(db, tx, response).await
+    let result: Result<UpsertWebhookResponse, ApiError> = async {
+        let webhook_id = hook.webhook_id.trim();
+        let change = WebhookChange {
+            webhook_id: (!webhook_id.is_empty()).then_some(webhook_id),
+            url,
+            format,
+            secret: (!hook.secret.is_empty()).then_some(hook.secret.as_str()),
+            enabled: hook.enabled,
+        };
+        let mut tx = db.begin().await?;
+        let Some(row) = webhooks::upsert(&mut tx, &ctx.tenant_id, &change, now_millis()).await?
+        else {
+            return Err(ApiError::NotFound(format!("no webhook {webhook_id}")));
+        };
+        tracing::info!(
+            tenant_id = %ctx.tenant_id,
+            webhook_id = %row.webhook_id,
+            format = row.format.as_str(),
+            enabled = row.enabled,
+            version = row.version,
+            "webhook stored"
+        );
+        let response = UpsertWebhookResponse {
+            webhook: Some(webhook_to_proto(&row)),
+        };
+        call.commit(db, tx, response).await
+    }
+    .await;
+    call.or_replay(db, result).await
 }
 
 pub async fn list_deliveries(
