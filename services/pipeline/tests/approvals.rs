@@ -5,9 +5,10 @@
 mod support;
 
 use shangji_contracts::pipeline::{
-    AdvanceStageRequest, ApprovalRule, ApprovalStatus, ApproverKind, DecideRequest, Decision,
-    GetOpportunityRequest, ListApprovalRulesRequest, RequestApprovalRequest, RequiredApproval,
-    StageDefinition, StageGate, UpsertApprovalRuleRequest, UpsertPipelineRequest,
+    AdvanceStageRequest, ApprovalRule, ApprovalStatus, ApproverKind, CloseOpportunityRequest,
+    CloseOutcome, DecideRequest, Decision, GetOpportunityRequest, ListApprovalRulesRequest,
+    ReopenOpportunityRequest, RequestApprovalRequest, RequiredApproval, StageDefinition, StageGate,
+    UpsertApprovalRuleRequest, UpsertPipelineRequest,
 };
 use support::{
     Backend, Harness, REPS, TEAMS, bad_fields, open_opportunity, precondition_violations,
@@ -160,6 +161,47 @@ async fn approvals(backend: Backend) {
         missing[0].2.contains("request discount approval"),
         "{missing:?}"
     );
+
+    // Nor does reopening a lost deal further than where it was lost skip the gate.
+    let lost = open_opportunity(&h, TENANT, "lead_lost", "cus_lost", "wang", "east_sh")
+        .await
+        .opportunity_id;
+    client
+        .close_opportunity(request_as(
+            TENANT,
+            "wang",
+            CloseOpportunityRequest {
+                idempotency_key: "lose-2".into(),
+                opportunity_id: lost.clone(),
+                outcome: CloseOutcome::Lost as i32,
+                lost_reason: "price".into(),
+                note: "预算冻结".into(),
+                amount: None,
+            },
+        ))
+        .await
+        .unwrap();
+    let reopen = |key: &str, to_stage: &str| ReopenOpportunityRequest {
+        idempotency_key: key.into(),
+        opportunity_id: lost.clone(),
+        to_stage: to_stage.into(),
+        reason: "budget is back".into(),
+    };
+    let status = client
+        .reopen_opportunity(request_as(TENANT, "wang", reopen("re-1", "negotiation")))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
+    assert!(status.message().contains("discount"), "{status:?}");
+    // Back where it was lost, no gate is crossed.
+    let reopened = client
+        .reopen_opportunity(request_as(TENANT, "wang", reopen("re-2", "")))
+        .await
+        .unwrap()
+        .into_inner()
+        .opportunity
+        .unwrap();
+    assert_eq!(reopened.stage, "contact");
 
     // 25 % needs the manager; the gate waits for the decision.
     let first = client

@@ -9,10 +9,10 @@ use shangji_platform::db::is_unique_violation;
 use shangji_platform::grpc::{ApiError, RequestContext};
 
 use super::checks::{Checks, contended};
-use super::{ATTEMPTS, access, convert};
+use super::{ATTEMPTS, access, convert, gates};
 use crate::bus::events;
 use crate::domain::gate::valid_field_key;
-use crate::domain::opportunity::{self, TEXT_MAX_CHARS};
+use crate::domain::opportunity::{self, Status as OppStatus, TEXT_MAX_CHARS};
 use crate::domain::stage::{LOST, WON};
 use crate::store::loss_reasons::{self, LossReason};
 use crate::store::{history, opportunities, pipelines};
@@ -144,6 +144,23 @@ pub async fn reopen_opportunity(
                 .advance_target(&to_stage)
                 .map_err(|err| ApiError::invalid_field("to_stage", err.to_string()))?
                 .clone();
+            if opp.status != OppStatus::Open {
+                // Reopening further than the stage it was closed from is a move past
+                // the gates in between, and they hold as for any move. When that stage
+                // is unknown, every gate up to the target applies.
+                let mut was_at = opp.clone();
+                was_at.stage = closed_from(&mut tx, ctx, &opportunity_id)
+                    .await
+                    .unwrap_or_default();
+                let missing = gates::missing(&mut tx, &pipeline, &was_at, &stage, None).await?;
+                if !missing.is_empty() {
+                    let refusal = gates::blocked(&was_at.stage, &stage, &missing);
+                    return Err(ApiError::FailedPrecondition {
+                        message: refusal.message().to_owned(),
+                        missing: missing.into_iter().map(|m| m.description).collect(),
+                    });
+                }
+            }
             let now = now_millis();
             let (was, changes) =
                 opportunity::reopen(&mut opp, &stage, &reason, now).map_err(|err| {
