@@ -221,6 +221,28 @@ fn xlsx_file() -> Vec<u8> {
     workbook.save_to_buffer().unwrap()
 }
 
+/// `xlsx` with its cell C3 moved to column AAAAAAA (about 3.2 × 10⁸).
+fn with_cell_far_right(xlsx: &[u8]) -> Vec<u8> {
+    use std::io::{Read as _, Write as _};
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(xlsx)).unwrap();
+    let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for i in 0..archive.len() {
+        let mut file = archive.by_index(i).unwrap();
+        let name = file.name().unwrap().into_owned();
+        let mut content = Vec::new();
+        file.read_to_end(&mut content).unwrap();
+        if name == "xl/worksheets/sheet1.xml" {
+            let text = String::from_utf8(content).unwrap();
+            assert!(text.contains(r#"r="C3""#), "{text}");
+            content = text.replace(r#"r="C3""#, r#"r="AAAAAAA3""#).into_bytes();
+        }
+        out.start_file(name, zip::write::SimpleFileOptions::default())
+            .unwrap();
+        out.write_all(&content).unwrap();
+    }
+    out.finish().unwrap().into_inner()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn an_xlsx_file_with_a_saved_mapping_dry_run_then_for_real() {
     let mut h = Harness::start(Backend::Sqlite).await;
@@ -377,6 +399,27 @@ async fn unreadable_uploads_fail_with_a_reason() {
     )
     .await;
     assert!(last(&empty).error.contains("the file is empty"));
+
+    // A cell reference past the last column a sheet can have (XFD): refused with its row,
+    // not a row grown to hundreds of millions of cells.
+    let crafted = upload(
+        &mut h.client,
+        "acme",
+        ImportMetadata {
+            file_name: "crafted.xlsx".into(),
+            ..Default::default()
+        },
+        &with_cell_far_right(&xlsx_file()),
+        4096,
+    )
+    .await;
+    let crafted = last(&crafted);
+    assert_eq!(crafted.state, ImportState::Failed as i32, "{crafted:?}");
+    assert!(
+        crafted.error.contains("row 3") && crafted.error.contains("beyond the last column"),
+        "{}",
+        crafted.error
+    );
     h.stop().await;
 }
 

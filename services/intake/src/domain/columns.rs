@@ -99,11 +99,13 @@ impl ColumnPlan {
             let Target::Field(key) = target else {
                 continue;
             };
-            let key = if sources.contains_key(&key) {
-                header.clone()
-            } else {
-                key
-            };
+            // A second column for the same field keeps its header as a custom field; a
+            // header seen twice (two 备注 columns) keeps its column number too, so that
+            // no cell overwrites another.
+            let key = [key, header.clone(), format!("{header}_{}", i + 1)]
+                .into_iter()
+                .find(|k| !sources.contains_key(k))
+                .unwrap_or_else(|| format!("column_{}", i + 1));
             lead_fields::set(&mut lead, &key, value.to_owned());
             sources.insert(key, header);
         }
@@ -176,6 +178,19 @@ mod tests {
         assert_eq!(
             ColumnPlan::column_of(&row, "lead.custom_fields[Contact Name]"),
             Some("Contact Name")
+        );
+    }
+
+    #[test]
+    fn two_columns_with_one_header_both_survive() {
+        let plan = ColumnPlan::new(&headers(&["姓名", "备注", "备注", "备注"]), &[]);
+        let row = plan.lead_of(&cells(&["张三", "a", "b", "c"])).unwrap();
+        assert_eq!(row.lead.custom_fields["备注"], "a");
+        assert_eq!(row.lead.custom_fields["备注_3"], "b");
+        assert_eq!(row.lead.custom_fields["备注_4"], "c");
+        assert_eq!(
+            ColumnPlan::column_of(&row, "lead.custom_fields[备注_3]"),
+            Some("备注")
         );
     }
 }

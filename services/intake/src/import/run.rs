@@ -130,7 +130,11 @@ pub async fn run(
     // Stop the stages before (if it failed) or after (if not) the last chunk.
     drop(row_rx);
     let fed = feeder.await;
-    let _ = reader.await;
+    // A reader that died (rather than reporting a problem through the rows) must not
+    // let the import end as DONE with the rest of the file never read.
+    if let Err(e) = reader.await {
+        failure = failure.or(Some(format!("the file reader stopped: {e}")));
+    }
     match fed {
         Ok(Ok(Some(encoding))) => writer.encoding = encoding.name().to_owned(),
         Ok(Ok(None)) => {}

@@ -167,6 +167,14 @@ fn stream_xlsx(bytes: &mut ChunkReader, sender: &mut RowSender) -> Result<(), St
             row,
             cells: Vec::new(),
         });
+        // A sheet has at most 16,384 columns (XFD); a cell reference past that is a
+        // damaged or crafted file, and growing the row to it would take gigabytes.
+        if c >= XLSX_MAX_COLUMNS {
+            return Err(format!(
+                "row {row}: a cell in column {} lies beyond the last column a sheet can have ({XLSX_MAX_COLUMNS})",
+                u64::from(c) + 1
+            ));
+        }
         let c = c as usize;
         if cur.cells.len() <= c {
             cur.cells.resize(c + 1, String::new());
@@ -178,6 +186,9 @@ fn stream_xlsx(bytes: &mut ChunkReader, sender: &mut RowSender) -> Result<(), St
     }
     Ok(())
 }
+
+/// Columns an xlsx sheet can have (A to XFD).
+const XLSX_MAX_COLUMNS: u32 = 16_384;
 
 /// A cell as text: numbers without a trailing `.0`, dates as YYYY-MM-DD.
 fn cell_text(value: &DataRef<'_>) -> String {
