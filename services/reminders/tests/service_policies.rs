@@ -538,3 +538,88 @@ async fn snooze_and_acknowledge_are_idempotent() {
     assert!(list_due(&h, 3).await.is_empty());
     h.stop().await;
 }
+
+/// A policy stored after a deal stopped moving still reaches it: the deal sends no more
+/// events, so the upsert itself schedules the rules of the open deals it governs.
+#[tokio::test]
+async fn a_new_policy_reaches_deals_already_sitting_still() {
+    let h = Harness::start(fast()).await;
+    let now = now_millis();
+    let (_, seq) = h
+        .publish("acme", &created("opp_still", "negotiation", now - 40 * DAY))
+        .await;
+    h.publish(
+        "acme",
+        &created("opp_elsewhere", "qualified", now - 40 * DAY),
+    )
+    .await;
+    h.consumed(Domain::Opportunity, seq).await;
+    let stage_age = |reminders: Vec<Reminder>| -> Vec<String> {
+        reminders
+            .into_iter()
+            .filter(|r| r.kind == "stage_age")
+            .map(|r| r.opportunity_id)
+            .collect()
+    };
+    assert!(stage_age(list_due(&h, 24 * 365).await).is_empty());
+
+    upsert(
+        &h,
+        Policy {
+            stage: "negotiation".to_owned(),
+            stage_age_days: 30,
+            ..Default::default()
+        },
+        "negotiation-30",
+        0,
+    )
+    .await
+    .expect("negotiation policy");
+    // In negotiation for 40 days, over the new 30: due at once, and fired by the timer.
+    let fired = poll_until("the stage-age reminder fires", WAIT, POLL, || async {
+        let fired: Vec<Reminder> = list_due(&h, 0)
+            .await
+            .into_iter()
+            .filter(|r| r.kind == "stage_age" && r.state == ReminderState::Fired as i32)
+            .collect();
+        if fired.is_empty() {
+            Err("not yet".to_owned())
+        } else {
+            Ok(fired)
+        }
+    })
+    .await
+    .expect("fired");
+    assert_eq!(
+        stage_age(fired.clone()),
+        ["opp_still"],
+        "only the deal in negotiation"
+    );
+    assert_eq!(
+        to_millis(fired[0].due_at.as_ref().expect("due_at")),
+        now - 40 * DAY + 30 * DAY
+    );
+
+    // Storing the policy again (a new version with the same rule) does not fire it twice.
+    upsert(
+        &h,
+        Policy {
+            stage: "negotiation".to_owned(),
+            stage_age_days: 30,
+            no_activity_days: 60,
+            ..Default::default()
+        },
+        "negotiation-30-60",
+        0,
+    )
+    .await
+    .expect("second version");
+    let (due, _) = announced(&h).await;
+    assert_eq!(
+        due.iter()
+            .filter(|d| d.kind == "stage_age" && d.opportunity_id == "opp_still")
+            .count(),
+        1
+    );
+    h.stop().await;
+}

@@ -8,6 +8,7 @@ use shangji_platform::Db;
 use shangji_platform::grpc::{ApiError, FieldViolation, RequestContext};
 
 use super::convert::{policy_from_proto, policy_to_proto, stored_policy_to_proto};
+use crate::bus::rule_clocks::apply_new_policy;
 use crate::domain::{Policy, validate_policy};
 use crate::store::{self, Upserted};
 use shangji_platform::idempotency::Call;
@@ -53,6 +54,7 @@ pub async fn upsert(
     }
     let result: Result<UpsertPolicyResponse, ApiError> = async {
         let expected = (req.expected_version != 0).then_some(req.expected_version);
+        let now = now_millis();
         let mut tx = db.begin().await?;
         let stored = match store::policies::upsert(
             &mut tx,
@@ -60,7 +62,7 @@ pub async fn upsert(
             &stage,
             &rules,
             expected,
-            now_millis(),
+            now,
         )
         .await?
         {
@@ -75,11 +77,13 @@ pub async fn upsert(
                 });
             }
         };
+        let reached = apply_new_policy(&mut tx, &ctx.tenant_id, &stored.policy, now).await?;
         tracing::info!(
             tenant_id = %ctx.tenant_id,
             stage = %stage,
             policy_id = %stored.policy.policy_id,
             version = stored.policy.version,
+            opportunities_rescheduled = reached,
             "policy stored"
         );
         let response = UpsertPolicyResponse {

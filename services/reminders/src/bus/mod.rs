@@ -3,7 +3,7 @@
 mod lead_events;
 mod opportunity_events;
 mod org_events;
-mod rule_clocks;
+pub(crate) mod rule_clocks;
 mod settings;
 
 pub use lead_events::{LEAD_EVENTS, LeadEvents};

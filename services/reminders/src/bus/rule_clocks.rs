@@ -115,6 +115,75 @@ pub fn restart_rules(
     Ok(())
 }
 
+/// A policy just stored reaches the open opportunities it governs (those in its stage,
+/// or, for the tenant default, in stages without a policy of their own) at once, not at
+/// their next event: a deal sitting still is exactly the one that sends no events. A rule
+/// is (re)scheduled where it has no reminder yet, its reminder was cancelled, or it waits
+/// under an older policy; a reminder that already fired (and may be climbing its ladder)
+/// or was done is left as it is. Returns the opportunities looked at.
+pub async fn apply_new_policy(
+    tx: &mut Tx,
+    tenant_id: &str,
+    policy: &Policy,
+    now: i64,
+) -> Result<usize, sqlx::Error> {
+    let open = store::opportunities::open_of_tenant(tx, tenant_id).await?;
+    let calendar = store::calendars::in_force(tx, tenant_id).await?;
+    let mut governs: std::collections::HashMap<String, bool> = Default::default();
+    let mut reached = 0;
+    for (opportunity_id, facts) in open {
+        let governed = match governs.get(&facts.stage) {
+            Some(known) => *known,
+            None => {
+                let in_force = store::policies::in_force(tx, tenant_id, &facts.stage).await?;
+                let known = in_force.is_some_and(|p| p.policy_id == policy.policy_id);
+                governs.insert(facts.stage.clone(), known);
+                known
+            }
+        };
+        if !governed {
+            continue;
+        }
+        let mut restart = Restart::ALL;
+        for (kind, state, policy_id, version) in
+            store::reminders::rule_reminders_of(tx, tenant_id, &opportunity_id).await?
+        {
+            let settled = match ReminderState::parse(&state) {
+                Some(ReminderState::Fired | ReminderState::Done) => true,
+                Some(ReminderState::Pending) => {
+                    policy_id == policy.policy_id && version == i64::from(policy.version)
+                }
+                Some(ReminderState::Cancelled) | None => false,
+            };
+            if settled {
+                match ReminderKind::parse(&kind) {
+                    Some(ReminderKind::NoActivity) => restart.no_activity = false,
+                    Some(ReminderKind::StageAge) => restart.stage_age = false,
+                    Some(ReminderKind::CloseOverdue) => restart.close_overdue = false,
+                    _ => {}
+                }
+            }
+        }
+        if restart == Restart::default() {
+            continue;
+        }
+        let mut writes = Together::new(tx);
+        restart_rules(
+            &mut writes,
+            tenant_id,
+            &opportunity_id,
+            &facts,
+            policy,
+            &calendar,
+            restart,
+            now,
+        )?;
+        writes.execute(tx).await?;
+        reached += 1;
+    }
+    Ok(reached)
+}
+
 /// An activity or stage change at `at`: every fired reminder of the opportunity that is
 /// climbing a ladder starts it again from `at` (its steps counted by the tenant's calendar).
 pub async fn restart_ladders(

@@ -72,6 +72,31 @@ impl From<FactsRow> for OpportunityFacts {
     }
 }
 
+/// Every open opportunity of the tenant with what is known about it.
+pub async fn open_of_tenant(
+    tx: &mut Tx,
+    tenant_id: &str,
+) -> Result<Vec<(String, OpportunityFacts)>, sqlx::Error> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        opportunity_id: String,
+        #[sqlx(flatten)]
+        facts: FactsRow,
+    }
+    let rows: Vec<Row> = sqlx::query_as(concat!(
+        "SELECT opportunity_id, ",
+        facts_columns!(),
+        " FROM opportunities WHERE tenant_id = $1 AND closed_at IS NULL ORDER BY opportunity_id"
+    ))
+    .bind(tenant_id)
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.opportunity_id, OpportunityFacts::from(r.facts)))
+        .collect())
+}
+
 /// What is known about the opportunity, if anything.
 pub async fn facts(
     tx: &mut Tx,

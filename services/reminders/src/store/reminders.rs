@@ -183,6 +183,24 @@ pub fn schedule_rule_statement(r: &NewReminder<'_>) -> BoundQuery<'static> {
     .bind(i64::from(r.policy_version))
 }
 
+/// The opportunity's rule reminders (no activity, stage age, close overdue): kind,
+/// state and the policy version that scheduled each.
+pub async fn rule_reminders_of(
+    tx: &mut Tx,
+    tenant_id: &str,
+    opportunity_id: &str,
+) -> Result<Vec<(String, String, String, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT kind, state, policy_id, policy_version FROM reminders
+         WHERE tenant_id = $1 AND opportunity_id = $2
+           AND kind IN ('no_activity', 'stage_age', 'close_overdue')",
+    )
+    .bind(tenant_id)
+    .bind(opportunity_id)
+    .fetch_all(&mut **tx)
+    .await
+}
+
 /// Cancels the opportunity's open reminders of the given rule kinds; returns rows changed.
 /// One statement for up to three kinds (all the rule kinds there are), so restarting an
 /// opportunity's rules costs one statement however many the policy switches off.
