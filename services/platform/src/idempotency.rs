@@ -11,6 +11,7 @@
 //! [`Call`] does all three; [`once`] wraps a whole handler body in them.
 
 use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
 
 use prost::Message;
 use sha2::Digest;
@@ -285,15 +286,7 @@ impl<'a> Call<'a> {
         db: &Db,
         result: Result<R, E>,
     ) -> Result<R, E> {
-        match result {
-            Ok(response) => Ok(response),
-            Err(err) => match self.replay(db).await {
-                Ok(Some(earlier)) => Ok(earlier),
-                Ok(None) => Err(err),
-                // The refusal says more than a failed look-up would.
-                Err(_) => Err(err),
-            },
-        }
+        or_earlier(result, || self.replay(db)).await
     }
 
     async fn replay_winner<R: Message + Default>(&self, db: &Db) -> Result<R, ApiError> {
@@ -304,6 +297,26 @@ impl<'a> Call<'a> {
                 self.key
             ))
         })
+    }
+}
+
+/// `result`, or, when it is an error, the response an earlier call with the same key
+/// stored (`earlier` looks it up); see [`Call::or_replay`]. A refusal with no stored
+/// response stands, and so does one whose look-up failed: it says more than the
+/// look-up's error would.
+pub async fn or_earlier<R, E, Fut>(
+    result: Result<R, E>,
+    earlier: impl FnOnce() -> Fut,
+) -> Result<R, E>
+where
+    Fut: Future<Output = Result<Option<R>, ApiError>>,
+{
+    match result {
+        Ok(response) => Ok(response),
+        Err(err) => match earlier().await {
+            Ok(Some(earlier)) => Ok(earlier),
+            Ok(None) | Err(_) => Err(err),
+        },
     }
 }
 

@@ -320,13 +320,7 @@ pub async fn upsert_mapping_preset(
     .await;
     // A retry sent while the first call ran finds its effects (or its key) and is
     // refused for them: it answers what the first call answered.
-    match result {
-        Err(err) => match replay().await {
-            Ok(Some(earlier)) => Ok(earlier),
-            _ => Err(err),
-        },
-        ok => ok,
-    }
+    idempotency::or_earlier(result, replay).await
 }
 
 pub async fn list_mapping_presets(
