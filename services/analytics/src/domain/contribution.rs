@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use super::histogram::bucket_of;
 use super::lead::LeadState;
-use super::opportunity::OpportunityState;
+use super::opportunity::{OpportunityState, Touch};
 use super::period::{day_key, month_key};
 use super::stage::OpportunityStatus;
 
@@ -145,6 +145,25 @@ impl Sink<'_> {
     }
 }
 
+impl Sink<'_> {
+    /// A reminder that fell due or escalated counts for the month and the rep it was for.
+    fn add_reminders<'t>(&mut self, reminders: impl Iterator<Item = &'t Touch>) {
+        for touch in reminders {
+            let dims = [(dim::ALL, ""), (dim::REP, touch.rep_id.as_str())];
+            self.add(
+                metric::REMINDER,
+                &dims,
+                month_key(touch.at),
+                &touch.kind,
+                0,
+                "",
+                1,
+                0,
+            );
+        }
+    }
+}
+
 /// Every row an opportunity contributes to.
 pub fn of_opportunity(s: &OpportunityState) -> Contributions {
     let mut out = Contributions::new();
@@ -264,19 +283,7 @@ pub fn of_opportunity(s: &OpportunityState) -> Contributions {
             0,
         );
     }
-    for touch in s.reminders.values() {
-        let dims = [(dim::ALL, ""), (dim::REP, touch.rep_id.as_str())];
-        sink.add(
-            metric::REMINDER,
-            &dims,
-            month_key(touch.at),
-            &touch.kind,
-            0,
-            "",
-            1,
-            0,
-        );
-    }
+    sink.add_reminders(s.reminders.values());
 
     // Time travel: the furthest order reached as a step function of the day.
     let mut furthest: Option<u32> = None;
@@ -362,19 +369,7 @@ pub fn of_lead(s: &LeadState) -> Contributions {
             sink.add(metric::LEAD_SOURCE, &dims, cohort, step, 0, "", 1, 0);
         }
     }
-    for touch in s.reminders.values() {
-        let dims = [(dim::ALL, ""), (dim::REP, touch.rep_id.as_str())];
-        sink.add(
-            metric::REMINDER,
-            &dims,
-            month_key(touch.at),
-            &touch.kind,
-            0,
-            "",
-            1,
-            0,
-        );
-    }
+    sink.add_reminders(s.reminders.values());
     out
 }
 

@@ -7,7 +7,6 @@ use shangji_contracts::intake::{
     UpsertConnectorResponse,
 };
 use shangji_contracts::time::{from_millis, now_millis};
-use shangji_platform::db::is_unique_violation;
 use shangji_platform::grpc::{ApiError, FieldViolation, RequestContext};
 use shangji_platform::{Db, idempotency};
 
@@ -110,18 +109,13 @@ pub async fn upsert_connector(
             &response,
         )
         .await?;
-        match tx.commit().await {
-            Ok(()) => {
-                tracing::info!(tenant.id = %ctx.tenant_id, connector.id = %connector_id, version = current + 1, "connector upserted");
-                Ok(response)
-            }
-            Err(err) if is_unique_violation(&err) => replay().await?.ok_or_else(|| err.into()),
-            Err(err) => Err(err.into()),
-        }
+        tx.commit().await?;
+            tracing::info!(tenant.id = %ctx.tenant_id, connector.id = %connector_id, version = current + 1, "connector upserted");
+        Ok(response)
     }
     .await;
-    // A retry sent while the first call ran finds its effects (or its key) and is
-    // refused for them: it answers what the first call answered.
+    // A retry sent while the first call ran finds its effects (or its key, when both
+    // commit at once) and is refused for them: it answers what the first call answered.
     idempotency::or_earlier(result, replay).await
 }
 

@@ -5,7 +5,6 @@ use shangji_contracts::intake::{
     ListWebFormsResponse, UpsertWebFormRequest, UpsertWebFormResponse, WebForm,
 };
 use shangji_contracts::time::{from_millis, now_millis};
-use shangji_platform::db::is_unique_violation;
 use shangji_platform::grpc::{ApiError, FieldViolation, RequestContext};
 use shangji_platform::{Db, idempotency};
 
@@ -92,18 +91,13 @@ pub async fn upsert_web_form(
             &response,
         )
         .await?;
-        match tx.commit().await {
-            Ok(()) => {
-                tracing::info!(tenant.id = %ctx.tenant_id, form.id = %form_id, version = current + 1, "web form upserted");
-                Ok(response)
-            }
-            Err(err) if is_unique_violation(&err) => replay().await?.ok_or_else(|| err.into()),
-            Err(err) => Err(err.into()),
-        }
+        tx.commit().await?;
+            tracing::info!(tenant.id = %ctx.tenant_id, form.id = %form_id, version = current + 1, "web form upserted");
+        Ok(response)
     }
     .await;
-    // A retry sent while the first call ran finds its effects (or its key) and is
-    // refused for them: it answers what the first call answered.
+    // A retry sent while the first call ran finds its effects (or its key, when both
+    // commit at once) and is refused for them: it answers what the first call answered.
     idempotency::or_earlier(result, replay).await
 }
 

@@ -12,7 +12,6 @@ use shangji_contracts::intake::{
     UpsertMappingPresetRequest, UpsertMappingPresetResponse,
 };
 use shangji_contracts::time::{from_millis, now_millis};
-use shangji_platform::db::is_unique_violation;
 use shangji_platform::grpc::{ApiError, FieldViolation, RequestContext};
 use shangji_platform::{idempotency, ids};
 use tokio::sync::mpsc;
@@ -311,15 +310,12 @@ pub async fn upsert_mapping_preset(
             &response,
         )
         .await?;
-        match tx.commit().await {
-            Ok(()) => Ok(response),
-            Err(err) if is_unique_violation(&err) => replay().await?.ok_or_else(|| err.into()),
-            Err(err) => Err(err.into()),
-        }
+        tx.commit().await?;
+        Ok(response)
     }
     .await;
-    // A retry sent while the first call ran finds its effects (or its key) and is
-    // refused for them: it answers what the first call answered.
+    // A retry sent while the first call ran finds its effects (or its key, when both
+    // commit at once) and is refused for them: it answers what the first call answered.
     idempotency::or_earlier(result, replay).await
 }
 
